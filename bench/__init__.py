@@ -1,0 +1,14 @@
+"""bench: cross-evaluate anomaly detectors against datasets and print leaderboards."""
+
+from __future__ import annotations
+
+import pluggy
+
+__version__ = "0.1.0"
+
+hookimpl = pluggy.HookimplMarker("bench")
+
+from .data import Dataset, Series, Split  # noqa: E402
+from .errors import BenchError  # noqa: E402
+
+__all__ = ["BenchError", "Dataset", "Series", "Split", "__version__", "hookimpl"]

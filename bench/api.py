@@ -1,0 +1,167 @@
+"""The library API behind the CLI: build a grid, run it, write its record, list plugins."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import records
+from .errors import BenchError
+from .params import Spec, bind, parse_spec
+from .plugins import Manager, get_manager
+from .runner import Cell, Protocol, load_dataset, run_cell
+
+DEFAULT_THRESHOLD = "min_cost"
+DEFAULT_COST = "event:c_alarm=1,c_missed=5,tolerance=12"
+
+
+def _specs(items: Iterable[str | Spec]) -> list[Spec]:
+    return [parse_spec(i) for i in items]
+
+
+def default_specs(manager: Manager, kind: str) -> list[Spec]:
+    """The entries of ``kind`` that a bare ``bench run`` uses (``default_run`` meta, default True
+    for detectors and False for datasets unless they ship their data)."""
+    out = []
+    for e in manager.registry(kind):
+        flag = e.meta.get("default_run", kind == "detector")
+        if flag:
+            out.append(Spec(e.name, dict(flag) if isinstance(flag, dict) else {}))
+    return out
+
+
+def default_metrics(manager: Manager) -> list[str]:
+    return [e.name for e in manager.registry("metric") if getattr(e.factory, "default", False)]
+
+
+def validate(manager: Manager, kind: str, specs: Sequence[Spec]) -> None:
+    """Fail early, before any cell runs, on an unknown name or a bad parameter."""
+    for s in specs:
+        e = manager.get(kind, s.name)
+        bind(kind, s.name, e.factory, s.params)
+
+
+def plan(
+    datasets: Sequence[str | Spec] = (),
+    detectors: Sequence[str | Spec] = (),
+    *,
+    thresholds: Sequence[str | Spec] = (DEFAULT_THRESHOLD,),
+    costs: Sequence[str | Spec] = (DEFAULT_COST,),
+    metrics: Sequence[str] = (),
+    seeds: Sequence[int] = (0,),
+    protocol: Protocol | None = None,
+    manager: Manager | None = None,
+) -> list[Cell]:
+    """The cells of the grid datasets x detectors x seeds, validated."""
+    manager = manager or get_manager()
+    ds = _specs(datasets) or default_specs(manager, "dataset")
+    dets = _specs(detectors) or default_specs(manager, "detector")
+    thr = _specs(thresholds) or [Spec(DEFAULT_THRESHOLD)]
+    cst = _specs(costs) or [parse_spec(DEFAULT_COST)]
+    mets = list(metrics) or default_metrics(manager)
+    if not ds:
+        raise BenchError("no dataset given and none runs by default; pass -d NAME "
+                         "(see `bench list datasets`)")
+    if not dets:
+        raise BenchError("no detector given; pass -m NAME (see `bench list detectors`)")
+    validate(manager, "dataset", ds)
+    validate(manager, "detector", dets)
+    validate(manager, "threshold", thr)
+    validate(manager, "cost", cst)
+    for m in mets:
+        manager.get("metric", m)
+    cells = []
+    for d in ds:
+        for m in dets:
+            for seed in seeds:
+                cells.append(Cell(len(cells), d, m, seed, thr, cst, mets, protocol or Protocol()))
+    return cells
+
+
+def preflight(cells: Sequence[Cell], manager: Manager) -> None:
+    """Load each dataset once before any cell runs, so a missing file or a bad parameter is one
+    clear error (nothing written) rather than a column of failed cells."""
+    seen = set()
+    for c in cells:
+        key = str(c.dataset)
+        if key not in seen:
+            seen.add(key)
+            load_dataset(manager, c.dataset)
+
+
+def run(
+    cells: Sequence[Cell],
+    *,
+    out: str | Path | None = "results",
+    executor: str = "inline",
+    executor_options: dict[str, Any] | None = None,
+    manager: Manager | None = None,
+    on_cell: Callable[[dict[str, Any], int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Run every cell, write the record after each one (atomically), return the record."""
+    manager = manager or get_manager()
+    preflight(cells, manager)
+    c0 = cells[0]
+    grid = {
+        "datasets": sorted({str(c.dataset) for c in cells}),
+        "detectors": sorted({str(c.detector) for c in cells}),
+        "seeds": sorted({c.seed for c in cells}),
+        "thresholds": [str(t) for t in c0.thresholds],
+        "costs": [str(c) for c in c0.costs],
+        "metrics": list(c0.metrics),
+        "protocol": {"train_on": c0.protocol.train_on, "standardize": c0.protocol.standardize},
+        "executor": executor,
+    }
+    record = records.new_record(grid)
+    path = Path(out) / f"{record['run_id']}.json" if out is not None else None
+    manager.notify("bench_run_started", run={
+        "run_id": record["run_id"], "cells": len(cells), "datasets": grid["datasets"],
+        "detectors": grid["detectors"], "out": str(path) if path else None})
+    ex_entry = manager.get("executor", executor)
+    ex = ex_entry.factory(**(executor_options or {}))
+    try:
+        for cell_out in ex.map(run_cell, cells):
+            record["cells"].append(cell_out)
+            record["cells"].sort(key=lambda c: c["index"])
+            if path is not None:
+                records.save(record, path)
+            manager.notify("bench_cell_finished", cell=cell_out)
+            if on_cell:
+                on_cell(cell_out, len(record["cells"]), len(cells))
+    finally:
+        ex.close()
+        record["status"] = "finished" if len(record["cells"]) == len(cells) else "interrupted"
+        if path is not None:
+            records.save(record, path)
+            record["_path"] = str(path)
+    manager.notify("bench_run_finished", record=record, path=str(path) if path else None)
+    return record
+
+
+def plugins_info(manager: Manager | None = None) -> list[dict[str, Any]]:
+    manager = manager or get_manager()
+    regs = manager.registries
+    out = []
+    for info in sorted(manager.plugins.values(), key=lambda p: (not p.builtin, p.name)):
+        provides = {kind: [e.name for e in reg if e.plugin == info.name]
+                    for kind, reg in regs.items()}
+        out.append({
+            "name": info.name,
+            "version": info.version,
+            "package": info.package,
+            "module": info.module,
+            "builtin": info.builtin,
+            "hooks": info.hooks,
+            "provides": {k: v for k, v in provides.items() if v},
+            **({"error": info.error} if info.error else {}),
+        })
+    return out
+
+
+def warn_problems(manager: Manager, stream: Any = None) -> None:
+    stream = stream or sys.stderr
+    _ = manager.registries  # registration problems are found while building them
+    for p in manager.problems:
+        print(f"bench: warning: {p}", file=stream)

@@ -1,0 +1,58 @@
+"""The metric decorator and input checks shared by every metric."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ..errors import BenchError
+
+
+def metric(*, higher_is_better: bool, input: str, default: bool = False, inflating: bool = False,
+           label: str | None = None) -> Callable:
+    """Declare a metric's direction and input.
+
+    higher_is_better: direction used by rankings and ``bench compare``.
+    input:            ``"pred"`` (0/1 alarms) or ``"scores"`` (float, higher = more anomalous).
+    default:          computed in every run unless ``--metric`` names others.
+    inflating:        known to overstate detection quality; tables mark it with ``(!)``.
+    label:            short column header for tables.
+    """
+    if input not in ("pred", "scores"):
+        raise ValueError("input must be 'pred' or 'scores'")
+
+    def deco(fn: Callable) -> Callable:
+        fn.higher_is_better = higher_is_better
+        fn.input = input
+        fn.default = default
+        fn.inflating = inflating
+        fn.label = label or fn.__name__
+        return fn
+
+    return deco
+
+
+def check_labels(labels: np.ndarray, other: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(labels)
+    x = np.asarray(other)
+    if y.ndim != 1 or x.shape != y.shape:
+        raise BenchError(f"labels of shape {y.shape} and {what} of shape {x.shape} must both be [T]")
+    return y.astype(bool), x
+
+
+def check_pred(labels: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y, p = check_labels(labels, pred, "pred")
+    return y, p.astype(bool)
+
+
+def check_scores(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y, s = check_labels(labels, scores, "scores")
+    s = s.astype(np.float64)
+    bad = ~np.isfinite(s)
+    if bad.any():
+        raise BenchError(
+            f"{int(bad.sum())} of {s.size} scores are NaN or infinite (first at index "
+            f"{int(np.argmax(bad))}); a detector must return finite scores"
+        )
+    return y, s

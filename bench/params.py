@@ -1,0 +1,198 @@
+"""``NAME[:key=value,...]`` specs, and binding them to a factory's typed keyword parameters."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import BenchError
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A plugin name and its parameters as given by the user (text or already typed values)."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
+
+    def __str__(self) -> str:
+        if not self.params:
+            return self.name
+        return self.name + ":" + ",".join(f"{k}={_fmt(v)}" for k, v in self.params.items())
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, (list, tuple)):
+        return "-".join(str(x) for x in v)
+    return str(v)
+
+
+def parse_spec(text: str) -> Spec:
+    """Parse ``"kde:bandwidth=0.5"`` or ``"min_cost:grid=linspace:1e4:2e5:200"``.
+
+    The name ends at the first ``:``; parameters are separated by ``,`` and each is ``key=value``
+    (a value may contain ``:``).
+    """
+    if isinstance(text, Spec):
+        return text
+    name, _, rest = text.partition(":")
+    name = name.strip()
+    if not name:
+        raise BenchError(f"empty name in {text!r}; write NAME[:key=value,...]")
+    params: dict[str, Any] = {}
+    for item in filter(None, (p.strip() for p in rest.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise BenchError(f"'{name}': bad parameter {item!r}; write key=value, e.g. {name}:k=3")
+        params[key.strip()] = value.strip()
+    return Spec(name, params)
+
+
+def parameters(factory: Callable[..., Any]) -> dict[str, inspect.Parameter]:
+    """The keyword parameters of ``factory`` (its ``__init__`` for a class)."""
+    sig = inspect.signature(factory)
+    return {
+        n: p
+        for n, p in sig.parameters.items()
+        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and n != "self"
+    }
+
+
+def _hints(factory: Callable[..., Any]) -> dict[str, Any]:
+    target = factory.__init__ if inspect.isclass(factory) else factory
+    try:
+        return typing.get_type_hints(target)
+    except Exception:
+        return {}
+
+
+def bind(kind: str, name: str, factory: Callable[..., Any], given: dict[str, Any]) -> dict[str, Any]:
+    """Resolve ``given`` against the factory's signature: every keyword parameter with its default,
+    overridden by ``given`` converted to the annotated type.  Unknown keys and bad values raise a
+    one-line :class:`BenchError` naming the parameter and its type."""
+    params = parameters(factory)
+    takes_kwargs = any(
+        p.kind == p.VAR_KEYWORD for p in inspect.signature(factory).parameters.values()
+    )
+    hints = _hints(factory)
+    out: dict[str, Any] = {
+        n: p.default for n, p in params.items() if p.default is not inspect.Parameter.empty
+    }
+    for key, raw in given.items():
+        if key not in params and not takes_kwargs:
+            names = ", ".join(params) or "none"
+            raise BenchError(f"{kind} '{name}' has no parameter '{key}'; its parameters: {names}")
+        p = params.get(key)
+        annot = hints.get(key, inspect.Parameter.empty)
+        default = p.default if p is not None else inspect.Parameter.empty
+        out[key] = convert(raw, annot, default, where=f"{kind} '{name}': parameter '{key}'")
+    missing = [n for n, p in params.items() if p.default is inspect.Parameter.empty and n not in out]
+    if missing:
+        raise BenchError(f"{kind} '{name}' needs parameter(s) {', '.join(missing)}; "
+                         f"write {name}:{missing[0]}=VALUE")
+    return out
+
+
+_BOOLS = {"true": True, "1": True, "yes": True, "on": True,
+          "false": False, "0": False, "no": False, "off": False}
+
+
+def _type_name(annot: Any) -> str:
+    if annot is inspect.Parameter.empty:
+        return "value"
+    return getattr(annot, "__name__", None) or str(annot).replace("typing.", "")
+
+
+def convert(raw: Any, annot: Any, default: Any = inspect.Parameter.empty, *, where: str) -> Any:
+    """Convert ``raw`` (text from the command line, or a value) to ``annot``."""
+    if not isinstance(raw, str):
+        return raw
+    if annot is inspect.Parameter.empty:
+        annot = type(default) if default not in (inspect.Parameter.empty, None) else None
+    try:
+        return _convert(raw, annot)
+    except (ValueError, TypeError) as exc:
+        detail = f" ({exc})" if str(exc) and "invalid literal" not in str(exc) else ""
+        raise BenchError(
+            f"{where} expects {_type_name(annot)}, got {raw!r}{detail}"
+        ) from None
+
+
+def _convert(raw: str, annot: Any) -> Any:
+    if annot is None or annot is Any:
+        return _guess(raw)
+    origin = typing.get_origin(annot)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(annot)
+        if type(None) in args and raw.lower() in ("none", "null", ""):
+            return None
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _convert(raw, a)
+            except (ValueError, TypeError):
+                continue
+        raise ValueError("")
+    if origin is typing.Literal:
+        choices = typing.get_args(annot)
+        for c in choices:
+            if str(c) == raw:
+                return c
+        raise ValueError("one of " + ", ".join(map(str, choices)))
+    if origin in (tuple, list) or annot in (tuple, list):
+        args = [a for a in typing.get_args(annot) if a is not Ellipsis] or [None]
+        parts = [x for x in raw.replace("/", "-").split("-") if x != ""] if raw else []
+        return tuple(_convert(x, args[0]) for x in parts)
+    if annot is bool:
+        if raw.lower() in _BOOLS:
+            return _BOOLS[raw.lower()]
+        raise ValueError("true or false")
+    if annot is int:
+        f = float(raw)
+        if f != int(f):
+            raise ValueError("an integer")
+        return int(f)
+    if annot is float:
+        return float(raw)
+    if annot is str:
+        return raw
+    return annot(raw)
+
+
+def _guess(raw: str) -> Any:
+    for conv in (int, float):
+        try:
+            return conv(raw)
+        except ValueError:
+            pass
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    if raw.lower() in ("none", "null"):
+        return None
+    return raw
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-ready copy of a parameter value (tuples -> lists, numpy scalars -> Python)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):
+        return value.item()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return repr(value)
+
+
+def digest(obj: Any, n: int = 16) -> str:
+    """Stable content hash of a JSON-ready object."""
+    text = json.dumps(jsonable(obj), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:n]

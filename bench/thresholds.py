@@ -1,0 +1,175 @@
+"""Threshold strategies: turn scores into alarms (``scores >= threshold``).
+
+Each strategy records which data chose the threshold.  Only ``oracle`` sees test labels, and its
+results are flagged ORACLE and never mixed into the main leaderboard.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+import bench
+
+from .errors import BenchError
+
+#: most candidate thresholds a validation sweep evaluates when no grid is given
+MAX_CANDIDATES = 2000
+
+
+@dataclass
+class ThresholdContext:
+    """What a strategy may look at.  Scores: higher = more anomalous."""
+
+    train_scores: np.ndarray
+    val_scores: np.ndarray
+    val_labels: np.ndarray
+    cost: Any = None
+    series: str = ""
+    test_scores: np.ndarray | None = None  # oracle only
+    test_labels: np.ndarray | None = None  # oracle only
+
+
+def candidates(scores: np.ndarray) -> np.ndarray:
+    """Ascending candidate thresholds from ``scores``: each distinct value (at most
+    ``MAX_CANDIDATES`` quantiles), then one above the maximum (no alarm at all)."""
+    s = np.unique(np.asarray(scores, dtype=np.float64))
+    if s.size > MAX_CANDIDATES:
+        s = np.unique(np.quantile(s, np.linspace(0, 1, MAX_CANDIDATES)))
+    top = s[-1] if s.size else 0.0
+    return np.append(s, np.nextafter(top, np.inf))
+
+
+def parse_grid(text: str, scores: np.ndarray) -> np.ndarray:
+    """``linspace:A:B:N``, ``logspace:A:B:N`` (10**A..10**B), ``quantiles:N`` of the validation
+    scores, or ``values`` (every distinct validation score)."""
+    kind, *args = text.split(":")
+    try:
+        if kind in ("linspace", "logspace") and len(args) == 3:
+            a, b, n = float(args[0]), float(args[1]), int(float(args[2]))
+            return (np.linspace if kind == "linspace" else np.logspace)(a, b, n)
+        if kind == "quantiles" and len(args) == 1:
+            return np.unique(np.quantile(scores, np.linspace(0, 1, int(args[0]))))
+        if kind == "values" and not args:
+            return candidates(scores)
+    except ValueError:
+        pass
+    raise BenchError(
+        f"threshold grid {text!r} not understood; use linspace:A:B:N, logspace:A:B:N, "
+        f"quantiles:N or values"
+    )
+
+
+def f1_sweep(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(thresholds, f1)`` of the alarms ``scores >= t`` at every distinct score ``t``, descending,
+    by one sort and cumulative sums."""
+    y = np.asarray(labels).astype(bool)
+    s = np.asarray(scores, dtype=np.float64)
+    order = np.argsort(-s, kind="stable")
+    s_sorted, y_sorted = s[order], y[order]
+    tp = np.cumsum(y_sorted)
+    alarms = np.arange(1, s.size + 1)
+    last = np.r_[s_sorted[1:] != s_sorted[:-1], True]  # last index of each distinct value
+    tp, alarms, thr = tp[last], alarms[last], s_sorted[last]
+    f1 = 2 * tp / (alarms + y.sum())
+    return thr, f1
+
+
+class MeanStd:
+    """Mean + ``k`` standard deviations of the training scores."""
+
+    uses = "train scores"
+    needs_test_labels = False
+
+    def __init__(self, *, k: float = 3.0):
+        self.k = k
+
+    def select(self, ctx: ThresholdContext) -> float:
+        s = np.asarray(ctx.train_scores, dtype=np.float64)
+        return float(s.mean() + self.k * s.std())
+
+
+class Percentile:
+    """The ``q``-th percentile of the training scores (``q`` in [0, 100])."""
+
+    uses = "train scores"
+    needs_test_labels = False
+
+    def __init__(self, *, q: float = 99.0):
+        if not 0 <= q <= 100:
+            raise BenchError(f"threshold 'percentile': q must be in [0, 100], got {q}")
+        self.q = q
+
+    def select(self, ctx: ThresholdContext) -> float:
+        return float(np.percentile(np.asarray(ctx.train_scores, dtype=np.float64), self.q))
+
+
+class BestF1:
+    """The threshold with the best point-wise F1 on the validation labels (the highest such
+    threshold on ties).  With no anomaly in the validation range every threshold has F1 = 0, and
+    the one just above the highest validation score (no validation alarm) is chosen."""
+
+    uses = "validation labels"
+    needs_test_labels = False
+
+    def select(self, ctx: ThresholdContext) -> float:
+        return _best_f1(ctx.val_labels, ctx.val_scores)
+
+
+def _best_f1(labels: np.ndarray, scores: np.ndarray) -> float:
+    s = np.asarray(scores, dtype=np.float64)
+    if not np.asarray(labels).any():
+        return float(np.nextafter(s.max(), np.inf)) if s.size else float("inf")
+    thr, f1 = f1_sweep(labels, scores)
+    return float(thr[int(np.argmax(f1))])
+
+
+class MinCost:
+    """The first threshold of ``grid`` (ascending) that minimises the run's first cost model on the
+    validation range.  ``grid``: ``linspace:A:B:N``, ``logspace:A:B:N``, ``quantiles:N`` or
+    ``values``; by default every distinct validation score (at most 2000 quantiles) plus one
+    above the maximum."""
+
+    uses = "validation labels"
+    needs_test_labels = False
+
+    def __init__(self, *, grid: str | None = None):
+        self.grid = grid
+
+    def select(self, ctx: ThresholdContext) -> float:
+        if ctx.cost is None:
+            raise BenchError("threshold 'min_cost' needs a cost model; pass --cost event")
+        grid = (parse_grid(self.grid, ctx.val_scores) if self.grid
+                else candidates(ctx.val_scores))
+        costs = sweep_cost(ctx.cost, ctx.val_labels, ctx.val_scores, grid)
+        return float(grid[int(np.argmin(costs))])
+
+
+def sweep_cost(cost: Any, labels: np.ndarray, scores: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Cost of ``scores >= t`` for each ``t``: the model's vectorised ``sweep`` when it has one."""
+    if hasattr(cost, "sweep"):
+        return np.asarray(cost.sweep(labels, scores, grid), dtype=np.float64)
+    s = np.asarray(scores)
+    return np.array([cost(labels, (s >= t).astype(np.int8)) for t in grid], dtype=np.float64)
+
+
+class Oracle:
+    """ORACLE: the best point-wise F1 threshold chosen on the **test** labels.  An upper bound for
+    comparison only; always flagged ORACLE and kept out of the main leaderboard."""
+
+    uses = "TEST LABELS (ORACLE)"
+    needs_test_labels = True
+
+    def select(self, ctx: ThresholdContext) -> float:
+        return _best_f1(ctx.test_labels, ctx.test_scores)
+
+
+@bench.hookimpl
+def bench_register_thresholds(register):
+    register("mean_std", MeanStd)
+    register("percentile", Percentile)
+    register("best_f1", BestF1)
+    register("min_cost", MinCost)
+    register("oracle", Oracle)
