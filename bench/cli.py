@@ -65,7 +65,15 @@ def _log(msg: str) -> None:
 @click.option("--train-on", type=click.Choice(["normal", "all"]), default="normal",
               show_default=True, help="Train on the normal training rows only, or on all.")
 @click.option("--no-standardize", is_flag=True, help="Do not standardise inputs per series.")
-@click.option("--executor", default="inline", show_default=True, help="How cells run.")
+@click.option("--executor", default="inline", show_default=True,
+              help="How cells run: inline, or another registered executor (bench list executors).")
+@click.option("-j", "--jobs", type=int, default=None, help="Parallel workers for the executor.")
+@click.option("--timeout", type=float, default=None, metavar="SECONDS",
+              help="Wall-clock limit per cell (executors that isolate cells).")
+@click.option("--memory-limit", default=None, metavar="SIZE",
+              help="Memory limit per cell, e.g. 2GB (executors that isolate cells).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Dask scheduler address for --executor dask (default: a LocalCluster).")
 @click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False),
               help="Directory for the run record (JSON).")
 @click.option("--format", "fmt", default="github", show_default=True,
@@ -74,7 +82,7 @@ def _log(msg: str) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
 @click.pass_context
 def run(ctx, datasets, detectors, thresholds, costs, metrics, seeds, train_on, no_standardize,
-        executor, out, fmt, quiet):
+        executor, jobs, timeout, memory_limit, scheduler, out, fmt, quiet):
     """Run every dataset x detector cell and print leaderboards (stdout); progress on stderr."""
     manager = _manager(ctx)
     api.warn_problems(manager)
@@ -101,7 +109,10 @@ def run(ctx, datasets, detectors, thresholds, costs, metrics, seeds, train_on, n
         _log(f"[{done}/{total}] {cell['dataset']} x {cell['detector']} seed={cell['seed']}: "
              f"{status} ({cell.get('wall_s', 0):.1f} s)")
 
-    record = api.run(cells, out=out, executor=executor, manager=manager, on_cell=progress)
+    options = {k: v for k, v in {"jobs": jobs, "timeout": timeout, "memory_limit": memory_limit,
+                                 "scheduler": scheduler}.items() if v is not None}
+    record = api.run(cells, out=out, executor=executor, executor_options=options,
+                     manager=manager, on_cell=progress)
     click.echo(render(record, fmt, manager), nl=False)
     if not quiet:
         failed = sum(c["status"] != "ok" for c in record["cells"])
@@ -171,6 +182,11 @@ def list_(ctx, what, as_json):
                  d["description"][:100]] for d in data]
         click.echo(tabulate(rows, headers=[kind, "plugin", "parameters", "description"]))
     api.warn_problems(manager)
+
+
+# ----------------------------------------------------------------------------- more commands
+# Commands that live in their own modules are added here, one line each:
+#     from .fetch import fetch_command; cli.add_command(fetch_command, "fetch")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -215,6 +215,24 @@ def cell_key(parts: dict[str, Any]) -> str:
     return digest(parts, 24)
 
 
+def failed_cell(cell: Cell, status: str, message: str, tb: str = "",
+                wall_s: float = 0.0) -> dict[str, Any]:
+    """The record entry of a cell that did not finish: ``status`` is ``error``, ``timeout``,
+    ``oom``, ``crash`` or ``interrupted``; ``message`` one line saying why."""
+    return {
+        "index": cell.index,
+        "dataset": cell.dataset.name,
+        "detector": cell.detector.name,
+        "given": jsonable(cell.detector.params),
+        "seed": cell.seed,
+        "protocol": asdict(cell.protocol),
+        "status": status,
+        "error": message,
+        "traceback": tb,
+        "wall_s": wall_s,
+    }
+
+
 def run_cell(cell: Cell, manager: Manager | None = None) -> dict[str, Any]:
     """Run one cell; never raises for a plugin's failure: the record says ``status: error``."""
     manager = manager or get_manager()
