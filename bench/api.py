@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import records
 from .errors import BenchError
 from .params import Spec, bind, parse_spec
+from . import plugins
 from .plugins import Manager, get_manager
 from .runner import Cell, Protocol, load_dataset, run_cell
 
@@ -36,11 +38,14 @@ def default_metrics(manager: Manager) -> list[str]:
     return [e.name for e in manager.registry("metric") if getattr(e.factory, "default", False)]
 
 
-def validate(manager: Manager, kind: str, specs: Sequence[Spec]) -> None:
-    """Fail early, before any cell runs, on an unknown name or a bad parameter."""
+def validate(manager: Manager, kind: str, specs: Sequence[Spec], construct: bool = False) -> None:
+    """Fail early, before any cell runs, on an unknown name or a bad parameter (and, for cheap
+    objects such as thresholds and cost models, on a value their constructor rejects)."""
     for s in specs:
         e = manager.get(kind, s.name)
-        bind(kind, s.name, e.factory, s.params)
+        params = bind(kind, s.name, e.factory, s.params)
+        if construct:
+            e.factory(**params)
 
 
 def plan(
@@ -68,8 +73,8 @@ def plan(
         raise BenchError("no detector given; pass -m NAME (see `bench list detectors`)")
     validate(manager, "dataset", ds)
     validate(manager, "detector", dets)
-    validate(manager, "threshold", thr)
-    validate(manager, "cost", cst)
+    validate(manager, "threshold", thr, construct=True)
+    validate(manager, "cost", cst, construct=True)
     for m in mets:
         manager.get("metric", m)
     cells = []
@@ -89,6 +94,17 @@ def preflight(cells: Sequence[Cell], manager: Manager) -> None:
         if key not in seen:
             seen.add(key)
             load_dataset(manager, c.dataset)
+
+
+@contextlib.contextmanager
+def using(manager: Manager) -> Iterator[Manager]:
+    """Make ``manager`` the process-wide one (what in-process cells see) for a block."""
+    previous = plugins._default
+    plugins.set_manager(manager)
+    try:
+        yield manager
+    finally:
+        plugins.set_manager(previous)
 
 
 def run(
@@ -121,6 +137,14 @@ def run(
         "detectors": grid["detectors"], "out": str(path) if path else None})
     ex_entry = manager.get("executor", executor)
     ex = ex_entry.factory(**(executor_options or {}))
+    with using(manager):
+        _drive(ex, cells, record, path, manager, on_cell)
+    manager.notify("bench_run_finished", record=record, path=str(path) if path else None)
+    return record
+
+
+def _drive(ex: Any, cells: Sequence[Cell], record: dict[str, Any], path: Path | None,
+           manager: Manager, on_cell: Callable[[dict[str, Any], int, int], None] | None) -> None:
     try:
         for cell_out in ex.map(run_cell, cells):
             record["cells"].append(cell_out)
@@ -136,8 +160,6 @@ def run(
         if path is not None:
             records.save(record, path)
             record["_path"] = str(path)
-    manager.notify("bench_run_finished", record=record, path=str(path) if path else None)
-    return record
 
 
 def plugins_info(manager: Manager | None = None) -> list[dict[str, Any]]:

@@ -95,6 +95,7 @@ def run(ctx, datasets, detectors, thresholds, costs, metrics, seeds, train_on, n
         manager=manager,
     )
     t0 = time.perf_counter()
+    api.preflight(cells, manager)
     if not quiet:
         _log(f"bench: {len(cells)} cells "
              f"({len({str(c.dataset) for c in cells})} datasets x "

@@ -136,6 +136,8 @@ class MinCost:
     needs_test_labels = False
 
     def __init__(self, *, grid: str | None = None):
+        if grid:
+            parse_grid(grid, np.zeros(1))  # fail on a bad grid before any cell runs
         self.grid = grid
 
     def select(self, ctx: ThresholdContext) -> float:
