@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -115,10 +116,19 @@ def run(
     executor_options: dict[str, Any] | None = None,
     manager: Manager | None = None,
     on_cell: Callable[[dict[str, Any], int, int], None] | None = None,
+    reuse: bool = True,
 ) -> dict[str, Any]:
-    """Run every cell, write the record after each one (atomically), return the record."""
+    """Run every cell, write the record after each one (atomically), return the record.
+
+    With ``out`` set, each cell's scores go to the score store ``out/scores/`` keyed by the cell's
+    fit key; with ``reuse`` (the default) a cell whose scores are already there is re-evaluated
+    from them instead of refitted, so a rerun or a killed run resumes without losing work.
+    """
     manager = manager or get_manager()
     preflight(cells, manager)
+    if out is not None:
+        score_dir = str(Path(out) / "scores")
+        cells = [dataclasses.replace(c, store=score_dir, reuse=reuse) for c in cells]
     c0 = cells[0]
     grid = {
         "datasets": sorted({str(c.dataset) for c in cells}),
@@ -187,3 +197,49 @@ def warn_problems(manager: Manager, stream: Any = None) -> None:
     _ = manager.registries  # registration problems are found while building them
     for p in manager.problems:
         print(f"bench: warning: {p}", file=stream)
+
+
+BASELINE_DIR = Path("results") / "baseline"
+
+
+def quick_suite(manager: Manager | None = None) -> list[Cell]:
+    """The regression suite CI runs: built-in detectors x the datasets that ship with bench
+    (the bare `bench run` grid), seed 0, default thresholds, costs and metrics."""
+    return plan(manager=manager)
+
+
+def baseline_update(directory: str | Path = BASELINE_DIR, manager: Manager | None = None,
+                    on_cell: Callable[[dict[str, Any], int, int], None] | None = None
+                    ) -> dict[str, Any]:
+    """Run the quick suite and write it as the baseline record (replacing the old one)."""
+    directory = Path(directory)
+    record = run(quick_suite(manager), out=None, manager=manager, on_cell=on_cell)
+    record.pop("_path", None)
+    path = directory / "baseline.json"
+    records.save(record, path)
+    record["_path"] = str(path)
+    return record
+
+
+def compare_paths(base: str | Path, head: str | Path, *, tolerances: dict[str, float] | None = None,
+                  manager: Manager | None = None, warn: Callable[[str], None] | None = None):
+    """Compare the records at two paths (a file, or a directory: its newest readable record)."""
+    from .compare import compare
+
+    return compare(_newest(base, warn), _newest(head, warn), tolerances=tolerances,
+                   manager=manager)
+
+
+def _newest(path: str | Path, warn: Callable[[str], None] | None) -> dict[str, Any]:
+    paths = records.find(path)
+    if not Path(path).exists():
+        raise BenchError(f"run record {path} does not exist")
+    for p in reversed(paths):
+        try:
+            return records.load(p)
+        except BenchError as exc:
+            if Path(path).is_file():
+                raise
+            if warn:
+                warn(f"skipped: {exc}")
+    raise BenchError(f"no readable run record in {path}; run `bench run --out {path}` first")

@@ -79,10 +79,12 @@ def _log(msg: str) -> None:
 @click.option("--format", "fmt", default="github", show_default=True,
               type=click.Choice(FORMATS), metavar="FORMAT",
               help="Leaderboard format: any tabulate format, csv or json (one object per cell).")
+@click.option("--force", is_flag=True,
+              help="Refit every cell even when its scores are stored under --out/scores.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
 @click.pass_context
 def run(ctx, datasets, detectors, thresholds, costs, metrics, seeds, train_on, no_standardize,
-        executor, jobs, timeout, memory_limit, scheduler, out, fmt, quiet):
+        executor, jobs, timeout, memory_limit, scheduler, out, fmt, force, quiet):
     """Run every dataset x detector cell and print leaderboards (stdout); progress on stderr."""
     manager = _manager(ctx)
     api.warn_problems(manager)
@@ -107,13 +109,14 @@ def run(ctx, datasets, detectors, thresholds, costs, metrics, seeds, train_on, n
             return
         status = cell["status"] if cell["status"] == "ok" else \
             f"{cell['status'].upper()}: {cell.get('error', '').splitlines()[0][:120]}"
+        reused = ", reused stored scores" if cell.get("reused") else ""
         _log(f"[{done}/{total}] {cell['dataset']} x {cell['detector']} seed={cell['seed']}: "
-             f"{status} ({cell.get('wall_s', 0):.1f} s)")
+             f"{status} ({cell.get('wall_s', 0):.1f} s{reused})")
 
     options = {k: v for k, v in {"jobs": jobs, "timeout": timeout, "memory_limit": memory_limit,
                                  "scheduler": scheduler}.items() if v is not None}
     record = api.run(cells, out=out, executor=executor, executor_options=options,
-                     manager=manager, on_cell=progress)
+                     manager=manager, on_cell=progress, reuse=not force)
     click.echo(render(record, fmt, manager), nl=False)
     if not quiet:
         failed = sum(c["status"] != "ok" for c in record["cells"])
@@ -185,6 +188,127 @@ def list_(ctx, what, as_json):
     api.warn_problems(manager)
 
 
+def _tolerances(items: tuple[str, ...]) -> dict[str, float]:
+    out = {}
+    for item in items:
+        name, eq, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise BenchError(f"--tolerance {item!r}: write METRIC=NUMBER, e.g. f1=0.01 or "
+                             f"cost:event=5") from None
+        if not eq:
+            raise BenchError(f"--tolerance {item!r}: write METRIC=NUMBER")
+    return out
+
+
+@cli.command(name="compare")
+@click.argument("base", type=click.Path())
+@click.argument("head", type=click.Path())
+@click.option("--tolerance", "tolerance", multiple=True, metavar="METRIC=ABS",
+              help="Absolute tolerance for a metric (repeatable); cost models as cost:NAME=ABS. "
+                   "Defaults: 0.005 for metrics, 2 % relative for costs.")
+@click.option("--all", "show_all", is_flag=True, help="Also list unchanged metrics.")
+@click.option("--strict", is_flag=True, help="Also fail on missing or not comparable cells.")
+@click.pass_context
+def compare_cmd(ctx, base, head, tolerance, show_all, strict):
+    """Compare run HEAD against BASE (files, or directories: their newest record).
+
+    Marks: + improved, - worse, = unchanged, x not comparable (says which key part changed),
+    ? missing.  Exit status 1 when anything got worse beyond tolerance (and seed spread).
+    """
+    from .compare import render as render_cmp
+
+    cmp = api.compare_paths(base, head, tolerances=_tolerances(tolerance),
+                            manager=_manager(ctx), warn=_log)
+    click.echo(render_cmp(cmp, show_all=show_all), nl=False)
+    for cell, note in sorted(cmp.notes.items()):
+        _log(f"note: {cell}: {note}")
+    bad = cmp.regressed or (strict and (cmp.count("missing") or cmp.count("not comparable")))
+    ctx.exit(1 if bad else 0)
+
+
+@cli.group()
+def baseline():
+    """The committed regression baseline (results/baseline/)."""
+
+
+@baseline.command(name="update")
+@click.option("--dir", "directory", default=str(api.BASELINE_DIR), show_default=True,
+              type=click.Path(file_okay=False))
+@click.pass_context
+def baseline_update_cmd(ctx, directory):
+    """Run the quick suite and rewrite the baseline record (commit it deliberately)."""
+    rec = api.baseline_update(directory, manager=_manager(ctx.find_root()),
+                              on_cell=lambda c, d, t: _log(f"[{d}/{t}] {c['dataset']} x "
+                                                           f"{c['detector']}: {c['status']}"))
+    _log(f"bench: baseline written to {rec['_path']} ({len(rec['cells'])} cells)")
+
+
+@baseline.command(name="check")
+@click.option("--dir", "directory", default=str(api.BASELINE_DIR), show_default=True,
+              type=click.Path(file_okay=False))
+@click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False))
+@click.option("--tolerance", "tolerance", multiple=True, metavar="METRIC=ABS")
+@click.pass_context
+def baseline_check_cmd(ctx, directory, out, tolerance):
+    """Run the quick suite and compare it with the baseline; exit 1 on a regression."""
+    from .compare import compare
+    from .compare import render as render_cmp
+
+    manager = _manager(ctx.find_root())
+    base = api._newest(directory, _log)
+    head = api.run(api.quick_suite(manager), out=out, manager=manager,
+                   on_cell=lambda c, d, t: _log(f"[{d}/{t}] {c['dataset']} x {c['detector']}: "
+                                                f"{c['status']}"))
+    cmp = compare(base, head, tolerances=_tolerances(tolerance), manager=manager)
+    click.echo(render_cmp(cmp), nl=False)
+    for cell, note in sorted(cmp.notes.items()):
+        _log(f"note: {cell}: {note}")
+    ctx.exit(1 if cmp.regressed else 0)
+
+
+@cli.command()
+@click.argument("metric")
+@click.option("--dir", "directory", default="results", show_default=True,
+              type=click.Path(exists=True), help="Directory of run records.")
+@click.option("-d", "--dataset", default=None, help="Only this dataset.")
+@click.option("-m", "--detector", default=None, help="Only this detector.")
+@click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False),
+              help="Also write a PNG plot here.")
+@click.option("--format", "fmt", default="github", show_default=True)
+def history(metric, directory, dataset, detector, plot_path, fmt):
+    """A METRIC (or cost:NAME) over every record in --dir: when it moved, at which commit."""
+    from tabulate import tabulate
+
+    from . import history as hist
+
+    recs = records.load_many(records.find(directory), warn=_log)
+    rows = hist.collect(recs, metric, dataset=dataset, detector=detector)
+    if not rows:
+        raise BenchError(f"no values of '{metric}' in {len(recs)} record(s) under {directory}")
+    table = [[r["created"][:19], r["commit"], r["cell"], f"{r['value']:.4g}",
+              "moved" if r["moved"] else "", r["status"]] for r in rows]
+    click.echo(tabulate(table, headers=["created", "commit", "cell", metric, "", "status"],
+                        tablefmt=fmt, disable_numparse=True))
+    if plot_path:
+        _log(f"bench: plot written to {hist.plot(rows, metric, plot_path)}")
+
+
+@cli.command()
+@click.argument("record", type=click.Path())
+@click.option("-o", "--output", default="report.html", show_default=True,
+              type=click.Path(dir_okay=False), help="HTML file to write.")
+@click.pass_context
+def report(ctx, record, output):
+    """Write one self-contained HTML page for a run RECORD: leaderboards, per-cell score traces,
+    precision-recall and cost curves, explain heatmaps, and a ranking plot."""
+    from .report import write
+
+    path = write(record, output, _manager(ctx))
+    _log(f"bench: report written to {path} ({path.stat().st_size // 1024} KiB)")
+
+
 # ----------------------------------------------------------------------------- more commands
 # Commands that live in their own modules are added here, one line each:
 #     from .fetch import fetch_command; cli.add_command(fetch_command, "fetch")
@@ -193,7 +317,7 @@ def list_(ctx, what, as_json):
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors are one line on stderr and exit status 1."""
     try:
-        cli.main(args=argv, prog_name="bench", standalone_mode=False)
+        rc = cli.main(args=argv, prog_name="bench", standalone_mode=False)
     except BenchError as exc:
         if os.environ.get("BENCH_TRACEBACK", "") not in ("", "0"):
             traceback.print_exc()
@@ -207,6 +331,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    if isinstance(rc, int) and rc:
+        sys.exit(rc)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,7 +17,10 @@ from typing import Any
 from . import __version__
 from .errors import BenchError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: schema 1 -> 2: cells gained ``fit_key`` (the score-store key), ``key_parts.metric_code`` and
+#: ``dataset_given``.  Upgraded cells get ``metric_code: "unknown (schema 1)"``, so a compare
+#: against them says the metric code cannot be matched rather than inventing a match.
 PACKAGES = ("numpy", "pandas", "scikit-learn", "scipy", "jax", "jaxlib", "flax", "optax",
             "pluggy", "tabulate")
 
@@ -108,8 +111,50 @@ def load(path: str | Path) -> dict[str, Any]:
         raise BenchError(f"run record {p} is corrupt or truncated ({exc}); rerun it") from None
     if not isinstance(rec, dict) or "cells" not in rec or "schema" not in rec:
         raise BenchError(f"{p} is not a bench run record (no 'schema'/'cells')")
-    if rec["schema"] > SCHEMA_VERSION:
+    if not isinstance(rec["schema"], int) or rec["schema"] > SCHEMA_VERSION:
         raise BenchError(f"run record {p} has schema {rec['schema']}, newer than this bench "
                          f"({SCHEMA_VERSION}); upgrade bench")
+    rec = upgrade(rec)
     rec["_path"] = str(p)
     return rec
+
+
+def _upgrade_1(rec: dict[str, Any]) -> dict[str, Any]:
+    for cell in rec["cells"]:
+        parts = cell.get("key_parts")
+        if parts is not None:
+            parts.setdefault("metric_code", "unknown (schema 1)")
+            cell.setdefault("fit_key", "")
+        cell.setdefault("dataset_given", {})
+    rec["schema"] = 2
+    return rec
+
+
+UPGRADES = {1: _upgrade_1}
+
+
+def upgrade(rec: dict[str, Any]) -> dict[str, Any]:
+    """Bring an older record up to :data:`SCHEMA_VERSION`, one step at a time."""
+    while rec["schema"] < SCHEMA_VERSION:
+        rec = UPGRADES[rec["schema"]](rec)
+    return rec
+
+
+def find(path: str | Path) -> list[Path]:
+    """Record files under a directory (not its score store or baseline), oldest first by name."""
+    p = Path(path)
+    if p.is_file():
+        return [p]
+    return sorted(q for q in p.glob("*.json") if not q.name.startswith("."))
+
+
+def load_many(paths: list[Path], warn: Any = None) -> list[dict[str, Any]]:
+    """Load every readable record; a corrupt one is reported (``warn(message)``) and skipped."""
+    out = []
+    for p in paths:
+        try:
+            out.append(load(p))
+        except BenchError as exc:
+            if warn is not None:
+                warn(f"skipped: {exc}")
+    return out

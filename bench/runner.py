@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
+from . import __version__, store
 from .data import Dataset, Series
 from .errors import BenchError
 from .memory import PeakMemory
@@ -48,6 +48,9 @@ class Cell:
     costs: list[Spec] = field(default_factory=lambda: [Spec("event")])
     metrics: list[str] = field(default_factory=list)
     protocol: Protocol = field(default_factory=Protocol)
+    store: str | None = None  # score store directory; None = neither reuse nor save scores
+    explain: bool = True  # store explain() of the test range when the detector has it
+    reuse: bool = True  # re-evaluate stored scores instead of refitting when they exist
 
 
 class CellError(Exception):
@@ -124,17 +127,25 @@ class SeriesResult:
     fit_s: float
     score_s: float
     device: str
+    explain: np.ndarray | None = None
+    compiles: int = 0
+
+
+def train_rows(s: Series, protocol: Protocol) -> np.ndarray:
+    """Mask of the rows a detector trains on: the training range, its normal rows by default."""
+    mask = np.zeros(len(s), dtype=bool)
+    mask[s.split.ranges(len(s))["train"]] = True
+    if protocol.train_on == "normal":
+        mask &= s.labels == 0
+    return mask
 
 
 def fit_and_score(factory: Any, params: dict[str, Any], s: Series, cell: Cell,
                   who: str) -> tuple[SeriesResult, np.ndarray]:
-    """Fit a fresh detector on one series' training rows, score every row.  Returns the result
-    and the mask of the rows it trained on."""
+    """Fit a fresh detector on one series' training rows, score every row (and explain the test
+    range when the detector can and the cell asks).  Returns the result and the training mask."""
     r = s.split.ranges(len(s))
-    train_mask = np.zeros(len(s), dtype=bool)
-    train_mask[r["train"]] = True
-    if cell.protocol.train_on == "normal":
-        train_mask &= s.labels == 0
+    train_mask = train_rows(s, cell.protocol)
     if not train_mask.any():
         raise CellError(f"series '{s.name}': no training rows to fit on "
                         f"(train range {r['train'].stop} steps, protocol train_on="
@@ -159,7 +170,18 @@ def fit_and_score(factory: Any, params: dict[str, Any], s: Series, cell: Cell,
     scores = _check_scores(raw, len(s), f"{who} on series '{s.name}'")
     score_s = time.perf_counter() - t0
     device = str(getattr(detector, "device_", "cpu"))
-    return SeriesResult(s.name, scores, fit_s, score_s, device), train_mask
+    explain = None
+    if cell.explain and callable(getattr(detector, "explain", None)):
+        try:
+            explain = np.asarray(detector.explain(X[r["test"]]), dtype=np.float32)
+        except Exception as exc:
+            raise CellError(f"{who}: explain() on series '{s.name}' raised "
+                            f"{type(exc).__name__}: {exc}") from exc
+        if explain.shape != (r["test"].stop - r["test"].start, s.n_features):
+            raise CellError(f"{who}: explain() returned shape {explain.shape}; it must return "
+                            f"[T, F] = ({r['test'].stop - r['test'].start}, {s.n_features})")
+    compiles = int(getattr(detector, "compiles_", 0) or 0)
+    return SeriesResult(s.name, scores, fit_s, score_s, device, explain, compiles), train_mask
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -234,11 +256,16 @@ def failed_cell(cell: Cell, status: str, message: str, tb: str = "",
 
 
 def run_cell(cell: Cell, manager: Manager | None = None) -> dict[str, Any]:
-    """Run one cell; never raises for a plugin's failure: the record says ``status: error``."""
+    """Run one cell; never raises for a plugin's failure: the record says ``status: error``.
+
+    With ``cell.store`` set, scores stored under the cell's fit key are re-evaluated instead of
+    refitting (``reused: true``), and freshly computed scores are stored there.
+    """
     manager = manager or get_manager()
     out: dict[str, Any] = {
         "index": cell.index,
         "dataset": cell.dataset.name,
+        "dataset_given": jsonable(cell.dataset.params),
         "detector": cell.detector.name,
         "given": jsonable(cell.detector.params),
         "seed": cell.seed,
@@ -259,47 +286,60 @@ def run_cell(cell: Cell, manager: Manager | None = None) -> dict[str, Any]:
         for c in cell.costs:
             e = manager.get("cost", c.name)
             cost_models[c.name] = e.factory(**bind("cost", c.name, e.factory, c.params))
-        metric_fns = {m: manager.get("metric", m).factory for m in cell.metrics}
+        metric_entries = [manager.get("metric", m) for m in cell.metrics]
+        metric_fns = {e.name: e.factory for e in metric_entries}
         phase = "load"
         ds, ds_params = load_dataset(manager, cell.dataset)
         out.update(dataset_params=jsonable(ds_params), dataset_fingerprint=ds.fingerprint(),
                    n_series=len(ds))
+        third_party = {e.name: f"{e.plugin}=={e.version}" for e in
+                       [*metric_entries, *(e for _, e, _ in strategies)]
+                       + [manager.get("cost", c.name) for c in cell.costs]
+                       if not e.plugin or e.plugin not in BUILTIN_EVAL_PLUGINS}
         out["key_parts"] = {
             "bench": __version__,
+            "metric_code": store.metric_code_version(third_party),
             "detector": [cell.detector.name, det.version, out["params"]],
             "dataset": [cell.dataset.name, out["dataset_params"], ds.fingerprint()],
             "seed": cell.seed,
             "protocol": out["protocol"],
         }
+        fit_parts = {k: v for k, v in out["key_parts"].items() if k != "metric_code"}
+        out["fit_key"] = cell_key(fit_parts)
         out["key"] = cell_key(out["key_parts"])
         phase = "detector"
-        who = f"detector '{cell.detector.name}'"
-        per_thr: list[list[dict[str, Any]]] = [[] for _ in strategies]
-        fit_s = score_s = 0.0
-        devices = set()
-        with PeakMemory() as mem:
-            for s in ds:
-                res, train_mask = fit_and_score(det.factory, params, s, cell, who)
-                fit_s += res.fit_s
-                score_s += res.score_s
-                devices.add(res.device)
-                for i, (_, e, tp) in enumerate(strategies):
-                    per_thr[i].append(evaluate(s, res.scores, train_mask, e.factory(**tp),
-                                               cost_models, metric_fns))
-        out.update(fit_s=fit_s, score_s=score_s, peak_mem_mb=round(mem.peak_mb, 1),
-                   device=",".join(sorted(devices)))
+        cached = store.load(cell.store, out["fit_key"]) if cell.store and cell.reuse \
+            else None
+        if cached is not None and set(cached[0]) != {s.name for s in ds}:
+            cached = None
+        if cached is None:
+            scores, explain, info = _fit_all(det.factory, params, ds, cell)
+            if cell.store:
+                store.save(cell.store, out["fit_key"], scores, info, explain)
+            out["reused"] = False
+        else:
+            scores, info, explain = cached
+            out["reused"] = True
+        out.update(info)
+        if cell.store:
+            out["scores_file"] = str(store.path_for(cell.store, out["fit_key"]))
+        phase = "evaluate"
         out["evaluations"] = []
-        for (t, e, tp), per_series in zip(strategies, per_thr):
+        for t, e, tp in strategies:
+            per_series = []
+            for s in ds:
+                mask = train_rows(s, cell.protocol)
+                per_series.append(evaluate(s, scores[s.name], mask, e.factory(**tp),
+                                           cost_models, metric_fns))
             strategy = e.factory(**tp)
-            ev = {
+            out["evaluations"].append({
                 "threshold": t.name,
                 "threshold_params": jsonable(tp),
                 "chosen_with": strategy.uses,
                 "oracle": bool(getattr(strategy, "needs_test_labels", False)),
                 **_aggregate(per_series),
                 "per_series": per_series,
-            }
-            out["evaluations"].append(ev)
+            })
         out["status"] = "ok"
     except Exception as exc:
         out["status"] = "error"
@@ -309,3 +349,32 @@ def run_cell(cell: Cell, manager: Manager | None = None) -> dict[str, Any]:
         out["traceback"] = traceback.format_exc()
     out["wall_s"] = time.perf_counter() - t_start
     return out
+
+
+#: plugins whose metrics, costs and thresholds are covered by the metric code digest
+BUILTIN_EVAL_PLUGINS = {"metrics", "costs", "thresholds"}
+
+
+def _fit_all(factory: Any, params: dict[str, Any], ds: Dataset, cell: Cell) -> tuple[
+        dict[str, np.ndarray], dict[str, np.ndarray], dict[str, Any]]:
+    """Fit and score every series: (scores by series, test-range explanations, timings)."""
+    who = f"detector '{cell.detector.name}'"
+    scores, explain = {}, {}
+    fit_s = score_s = 0.0
+    devices = set()
+    compiles = 0
+    with PeakMemory() as mem:
+        for s in ds:
+            res, _ = fit_and_score(factory, params, s, cell, who)
+            scores[s.name] = res.scores
+            fit_s += res.fit_s
+            score_s += res.score_s
+            devices.add(res.device)
+            compiles += res.compiles
+            if res.explain is not None:
+                explain[s.name] = res.explain
+    info = {"fit_s": fit_s, "score_s": score_s, "peak_mem_mb": round(mem.peak_mb, 1),
+            "device": ",".join(sorted(devices)), "n_scored": int(sum(len(s) for s in ds))}
+    if compiles:
+        info["compiles"] = compiles
+    return scores, explain, info

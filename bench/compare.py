@@ -1,0 +1,209 @@
+"""Compare two run records cell by cell and metric by metric, direction-aware.
+
+Marks (as asv's): ``+`` improved, ``-`` worse, ``=`` unchanged, ``x`` not comparable (a key part
+that changes what a number means differs: metric code, dataset content), ``?`` missing on one side.
+A change counts only when it exceeds the metric's tolerance plus the spread of its values across
+seeds (max - min, the larger of the two sides).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .leaderboard import detector_label
+from .plugins import Manager, get_manager
+
+#: default absolute tolerance for metrics, and relative tolerance for costs
+METRIC_ATOL = 0.005
+COST_RTOL = 0.02
+
+MARKS = {"improved": "+", "worse": "-", "unchanged": "=", "not comparable": "x", "missing": "?"}
+
+
+@dataclass
+class Change:
+    cell: str
+    metric: str
+    status: str
+    base: float | None = None
+    head: float | None = None
+    note: str = ""
+
+    @property
+    def mark(self) -> str:
+        return MARKS[self.status]
+
+
+@dataclass
+class Comparison:
+    changes: list[Change] = field(default_factory=list)
+    notes: dict[str, str] = field(default_factory=dict)
+
+    def count(self, status: str) -> int:
+        return sum(c.status == status for c in self.changes)
+
+    @property
+    def regressed(self) -> bool:
+        return self.count("worse") > 0
+
+
+def _params(d: dict[str, Any]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted((d or {}).items()) if v is not None)
+
+
+def _cell_id(cell: dict[str, Any]) -> str:
+    ds = cell["dataset"] + (f"({_params(cell.get('dataset_given'))})"
+                            if cell.get("dataset_given") else "")
+    return f"{ds} x {detector_label(cell)}"
+
+
+def _eval_id(ev: dict[str, Any]) -> str:
+    given = _params(ev.get("threshold_params"))
+    thr = ev["threshold"] + (f"({given})" if given else "")
+    return thr + (" ORACLE" if ev.get("oracle") else "")
+
+
+def _index(record: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Cells grouped by identity (dataset and detector as given); one entry per seed."""
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for cell in record["cells"]:
+        out[_cell_id(cell)].append(cell)
+    return out
+
+
+def _values(cells: list[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
+    """values[threshold identity][metric] over the cells' seeds (ok cells only)."""
+    values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for cell in cells:
+        for ev in cell.get("evaluations", []) if cell["status"] == "ok" else []:
+            v = values[_eval_id(ev)]
+            for m, x in ev["metrics"].items():
+                v[m].append(x)
+            for c, by_range in ev["costs"].items():
+                v[f"cost:{c}"].append(by_range["test"])
+    return values
+
+
+def _not_comparable(b: dict[str, Any], h: dict[str, Any]) -> str:
+    pb, ph = b.get("key_parts", {}), h.get("key_parts", {})
+    if pb.get("metric_code") != ph.get("metric_code"):
+        return "metric code changed"
+    if b.get("dataset_fingerprint") != h.get("dataset_fingerprint"):
+        return (f"dataset changed (fingerprint {b.get('dataset_fingerprint')} -> "
+                f"{h.get('dataset_fingerprint')})")
+    if pb.get("protocol") != ph.get("protocol"):
+        return "protocol changed"
+    return ""
+
+
+def _key_notes(b: dict[str, Any], h: dict[str, Any]) -> str:
+    notes = []
+    bp, hp = b.get("params", {}), h.get("params", {})
+    if bp != hp:
+        diff = [f"{k}: {bp.get(k)} -> {hp.get(k)}" for k in sorted(set(bp) | set(hp))
+                if bp.get(k) != hp.get(k)]
+        notes.append("detector params changed (" + "; ".join(diff) + ")")
+    if b.get("detector_version") != h.get("detector_version"):
+        notes.append(f"detector version {b.get('detector_version')} -> "
+                     f"{h.get('detector_version')}")
+    if b.get("key_parts", {}).get("bench") != h.get("key_parts", {}).get("bench"):
+        notes.append("bench version changed")
+    return "; ".join(notes)
+
+
+def _direction(metric: str, manager: Manager) -> bool:
+    if metric.startswith("cost:"):
+        return False
+    reg = manager.registry("metric")
+    return getattr(reg.get(metric).factory, "higher_is_better", True) if metric in reg else True
+
+
+def _judge(bv: list[float], hv: list[float], hib: bool, atol: float, rtol: float) -> str:
+    b, h = np.array(bv, dtype=float), np.array(hv, dtype=float)
+    bnan, hnan = np.isnan(b).all(), np.isnan(h).all()
+    if bnan or hnan:
+        return "unchanged" if bnan and hnan else ("worse" if hnan else "improved")
+    mb, mh = float(np.nanmean(b)), float(np.nanmean(h))
+    spread = max(float(np.ptp(b[~np.isnan(b)])), float(np.ptp(h[~np.isnan(h)])))
+    if abs(mh - mb) <= atol + rtol * abs(mb) + spread:
+        return "unchanged"
+    return "improved" if (mh > mb) == hib else "worse"
+
+
+def compare(base: dict[str, Any], head: dict[str, Any], *,
+            tolerances: dict[str, float] | None = None,
+            manager: Manager | None = None) -> Comparison:
+    """Compare ``head`` against ``base``.  ``tolerances``: absolute tolerance per metric name
+    (``cost:NAME`` for a cost model's test value) overriding the defaults (metrics: absolute
+    0.005; costs: relative 2 %)."""
+    manager = manager or get_manager()
+    tolerances = tolerances or {}
+    bidx, hidx = _index(base), _index(head)
+    out = Comparison()
+    for cid in sorted(set(bidx) | set(hidx)):
+        if cid not in bidx or cid not in hidx:
+            side = "base" if cid not in bidx else "head"
+            out.changes.append(Change(cid, "-", "missing", note=f"not in {side}"))
+            continue
+        bok = [c for c in bidx[cid] if c["status"] == "ok"]
+        hok = [c for c in hidx[cid] if c["status"] == "ok"]
+        if len(hok) < len(hidx[cid]) and len(bok) == len(bidx[cid]):
+            err = next(c for c in hidx[cid] if c["status"] != "ok")
+            out.changes.append(Change(cid, "status", "worse",
+                                      note=f"{err['status']} in head: {err.get('error', '')}"))
+        elif len(bok) < len(bidx[cid]) and len(hok) == len(hidx[cid]):
+            out.changes.append(Change(cid, "status", "improved", note="failed in base"))
+        if not bok or not hok:
+            continue
+        why = _not_comparable(bok[0], hok[0])
+        if why:
+            out.changes.append(Change(cid, "*", "not comparable", note=why))
+            continue
+        note = _key_notes(bok[0], hok[0])
+        if note:
+            out.notes[cid] = note
+        bvals, hvals = _values(bok), _values(hok)
+        for eid in sorted(set(bvals) | set(hvals)):
+            name = f"{cid} @ {eid}"
+            for metric in sorted(set(bvals.get(eid, {})) | set(hvals.get(eid, {}))):
+                if metric not in bvals.get(eid, {}) or metric not in hvals.get(eid, {}):
+                    side = "base" if metric not in bvals.get(eid, {}) else "head"
+                    out.changes.append(Change(name, metric, "missing", note=f"not in {side}"))
+                    continue
+                is_cost = metric.startswith("cost:")
+                atol = tolerances.get(metric, 0.0 if is_cost else METRIC_ATOL)
+                rtol = COST_RTOL if is_cost and metric not in tolerances else 0.0
+                bv, hv = bvals[eid][metric], hvals[eid][metric]
+                status = _judge(bv, hv, _direction(metric, manager), atol, rtol)
+                out.changes.append(Change(name, metric, status, _mean(bv), _mean(hv), note))
+    return out
+
+
+def _mean(v: list[float]) -> float:
+    a = np.array(v, dtype=float)
+    return float(np.nanmean(a)) if np.isfinite(a).any() else math.nan
+
+
+def render(cmp: Comparison, *, show_all: bool = False, fmt: str = "github") -> str:
+    from tabulate import tabulate
+
+    rows = []
+    for c in cmp.changes:
+        if c.status == "unchanged" and not show_all:
+            continue
+        delta = "" if c.base is None or c.head is None else f"{c.head - c.base:+.4g}"
+        rows.append([c.mark, c.cell, c.metric.replace("cost:", "cost ") + (
+            " (test)" if c.metric.startswith("cost:") else ""),
+            "" if c.base is None else f"{c.base:.4g}", "" if c.head is None else f"{c.head:.4g}",
+            delta, c.note])
+    summary = ", ".join(f"{cmp.count(s)} {s}" for s in MARKS)
+    if not rows:
+        return f"no changes beyond tolerance ({summary})\n"
+    table = tabulate(rows, headers=["", "cell", "metric", "base", "head", "change", "note"],
+                     tablefmt=fmt, disable_numparse=True)
+    return f"{table}\n\n{summary}\n"

@@ -1,0 +1,159 @@
+import copy
+import json
+
+import numpy as np
+import pytest
+
+import bench
+from bench import api
+from bench.cli import main
+from bench.compare import compare
+from bench.plugins import Manager
+
+
+class Distance:
+    """Distance from the training mean, blurred by ``noise`` (a worse default = more noise)."""
+
+    def __init__(self, *, noise: float = 0.0):
+        self.noise = noise
+
+    def fit(self, X, *, seed=0):
+        self.mu_, self.seed_ = X.mean(0), seed
+        return self
+
+    def score(self, X):
+        rng = np.random.default_rng(self.seed_)
+        return np.abs(X - self.mu_).sum(1) + rng.normal(0, self.noise, len(X))
+
+
+class WorseDefault(Distance):
+    def __init__(self, *, noise: float = 3.0):
+        self.noise = noise
+
+
+class NoisyDefault(Distance):
+    def __init__(self, *, noise: float = 0.8):
+        self.noise = noise
+
+
+def _manager(noise_default):
+    cls = {0.0: Distance, 3.0: WorseDefault, 0.8: NoisyDefault}[noise_default]
+
+    class Plugin:
+        @bench.hookimpl
+        def bench_register_detectors(self, register):
+            register("dist", cls)
+
+    m = Manager()
+    m.register(Plugin(), "dist-plugin")
+    return m
+
+
+def _exit_code(argv):
+    try:
+        main(argv)
+    except SystemExit as exc:
+        return exc.code
+    return 0
+
+
+def _run(m, tmp_path, name, seeds=(0,)):
+    cells = api.plan(["synthetic:n_series=2,length=1000"], ["dist"], seeds=seeds, manager=m)
+    return api.run(cells, out=tmp_path / name, manager=m)
+
+
+def test_worse_default_is_named_and_exits_1_then_revert_exits_0(tmp_path, capsys):
+    base = _run(_manager(0.0), tmp_path, "base")
+    worse = _run(_manager(3.0), tmp_path, "worse")
+    cmp = compare(base, worse, manager=_manager(0.0))
+    bad = [c for c in cmp.changes if c.status == "worse"]
+    assert cmp.regressed and {c.metric for c in bad} >= {"roc_auc", "pr_auc"}
+    assert all(c.cell == "synthetic(length=1000,n_series=2) x dist @ min_cost" for c in bad)
+    assert "detector params changed (noise: 0.0 -> 3.0)" in next(iter(cmp.notes.values()))
+    reverted = _run(_manager(0.0), tmp_path, "reverted")
+    assert not compare(base, reverted, manager=_manager(0.0)).regressed
+    for head, code in ((tmp_path / "worse", 1), (tmp_path / "reverted", 0)):
+        assert _exit_code(["compare", str(tmp_path / "base"), str(head)]) == code
+    out = capsys.readouterr().out
+    assert "| -  | synthetic(length=1000,n_series=2) x dist @ min_cost | roc_auc" in out
+
+
+def test_change_within_seed_spread_is_unchanged(tmp_path):
+    m = _manager(0.8)
+    base = _run(m, tmp_path, "a", seeds=(0, 1, 2))
+    head = copy.deepcopy(base)
+    cells = sorted(head["cells"], key=lambda c: c["seed"])
+    f1s = [c["evaluations"][0]["metrics"]["f1"] for c in cells]
+    spread = max(f1s) - min(f1s)
+    assert spread > 0.01
+    for c in cells:  # shift every seed by less than the spread
+        c["evaluations"][0]["metrics"]["f1"] += 0.5 * spread + 0.005
+    ch = {c.metric: c.status for c in compare(base, head, manager=m).changes}
+    assert ch["f1"] == "unchanged"
+    for c in cells:
+        c["evaluations"][0]["metrics"]["f1"] += 2 * spread
+    ch = {c.metric: c.status for c in compare(base, head, manager=m).changes}
+    assert ch["f1"] == "improved"
+
+
+def test_cost_direction_and_tolerance(tmp_path):
+    m = _manager(0.0)
+    base = _run(m, tmp_path, "a")
+    head = copy.deepcopy(base)
+    ev = head["cells"][0]["evaluations"][0]
+    ev["costs"]["event"]["test"] += 100  # a higher cost is worse
+    ch = {c.metric: c.status for c in compare(base, head, manager=m).changes}
+    assert ch["cost:event"] == "worse"
+    ch = {c.metric: c.status for c in compare(base, head, manager=m,
+                                               tolerances={"cost:event": 1000}).changes}
+    assert ch["cost:event"] == "unchanged"
+
+
+def test_metric_code_change_is_not_comparable_and_says_why(tmp_path):
+    m = _manager(0.0)
+    base = _run(m, tmp_path, "a")
+    head = copy.deepcopy(base)
+    head["cells"][0]["key_parts"]["metric_code"] = "something-else"
+    head["cells"][0]["evaluations"][0]["metrics"]["f1"] = 0.0
+    cmp = compare(base, head, manager=m)
+    assert [(c.status, c.note) for c in cmp.changes] == [("not comparable",
+                                                          "metric code changed")]
+    assert not cmp.regressed
+
+
+def test_missing_and_failed_cells(tmp_path):
+    m = _manager(0.0)
+    base = _run(m, tmp_path, "a", seeds=(0, 1))
+    head = copy.deepcopy(base)
+    failed = head["cells"][1]
+    failed.update(status="error", error="detector: boom")
+    failed.pop("evaluations")
+    cmp = compare(base, head, manager=m)
+    assert any(c.status == "worse" and c.metric == "status" and "boom" in c.note
+               for c in cmp.changes)
+    head["cells"] = []
+    cmp = compare(base, head, manager=m)
+    assert [c.status for c in cmp.changes] == ["missing"]
+
+
+def test_corrupt_record_in_a_directory_is_skipped_with_its_path(tmp_path, capsys):
+    m = _manager(0.0)
+    _run(m, tmp_path, "a")
+    (tmp_path / "a" / "zzzz.json").write_text('{"schema": 2, "cel')
+    assert _exit_code(["compare", str(tmp_path / "a"), str(tmp_path / "a")]) == 0
+    assert "skipped: run record" in capsys.readouterr().err
+
+
+def test_history_table_marks_moves(tmp_path, capsys):
+    m = _manager(0.0)
+    _run(m, tmp_path, "h")
+    rec_path = next((tmp_path / "h").glob("*.json"))
+    rec = json.loads(rec_path.read_text())
+    rec["run_id"], rec["created"], rec["git_commit"] = "later", "2999-01-01T00:00:00", "abc123"
+    rec["cells"][0]["evaluations"][0]["metrics"]["f1"] = 0.0
+    (tmp_path / "h" / "later.json").write_text(json.dumps(rec))
+    plot = tmp_path / "hist.png"
+    assert _exit_code(["history", "f1", "--dir", str(tmp_path / "h"), "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert "abc123" in out and out.count("moved") == 1
+    assert plot.stat().st_size > 5000

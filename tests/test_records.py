@@ -1,0 +1,148 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import bench
+from bench import api, records, store
+from bench.plugins import Manager
+
+
+def _grid():
+    return api.plan(["synthetic:n_series=2,length=1000"], ["iforest", "kde"], seeds=[0, 1])
+
+
+def _metrics(rec):
+    return {(c["detector"], c["seed"]): c["evaluations"][0]["metrics"] for c in rec["cells"]}
+
+
+def test_rerun_reuses_stored_scores_and_gives_identical_numbers(tmp_path):
+    first = api.run(_grid(), out=tmp_path)
+    assert not any(c["reused"] for c in first["cells"])
+    assert len(list((tmp_path / "scores").glob("*.npz"))) == 4
+    again = api.run(_grid(), out=tmp_path)
+    assert all(c["reused"] for c in again["cells"])
+    assert _metrics(again) == _metrics(first)
+    assert [c["fit_s"] for c in again["cells"]] == [c["fit_s"] for c in first["cells"]]
+
+
+def test_new_threshold_rescores_without_refitting(tmp_path):
+    api.run(_grid(), out=tmp_path)
+    rec = api.run(api.plan(["synthetic:n_series=2,length=1000"], ["iforest", "kde"],
+                           seeds=[0, 1], thresholds=["best_f1", "percentile:q=95"]), out=tmp_path)
+    assert all(c["reused"] for c in rec["cells"])
+    assert [e["threshold"] for e in rec["cells"][0]["evaluations"]] == ["best_f1", "percentile"]
+
+
+def test_changed_parameters_refit_and_force_refits(tmp_path):
+    api.run(_grid(), out=tmp_path)
+    rec = api.run(api.plan(["synthetic:n_series=2,length=1000"], ["kde:bandwidth=0.3"]),
+                  out=tmp_path)
+    assert rec["cells"][0]["reused"] is False
+    rec = api.run(_grid(), out=tmp_path, reuse=False)
+    assert not any(c["reused"] for c in rec["cells"])
+
+
+def test_corrupt_score_file_is_recomputed(tmp_path):
+    first = api.run(_grid(), out=tmp_path)
+    victim = tmp_path / "scores" / f"{first['cells'][0]['fit_key']}.npz"
+    victim.write_bytes(victim.read_bytes()[:100])
+    rec = api.run(_grid(), out=tmp_path)
+    assert rec["cells"][0]["reused"] is False and rec["cells"][1]["reused"] is True
+    assert _metrics(rec) == _metrics(first)
+
+
+def test_kill_9_mid_run_then_resume_loses_no_finished_cell(tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "bench.cli", "run", "-d", "synthetic:n_series=3,length=6000",
+           "-m", "kde", "-m", "iforest", "--seed", "0", "--seed", "1", "--seed", "2",
+           "--out", str(out), "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    done_before = 0
+    while time.time() < deadline and proc.poll() is None:
+        files = list(out.glob("*.json"))
+        if files:
+            try:
+                done_before = len(json.loads(files[0].read_text())["cells"])
+            except json.JSONDecodeError:
+                pytest.fail("the record was observed half-written")
+            if done_before >= 2:
+                break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run finished before it could be killed; make it longer"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed = records.load(next(out.glob("*.json")))
+    assert killed["status"] == "running" and len(killed["cells"]) >= 2
+    assert all(c["status"] == "ok" for c in killed["cells"])
+    stored = len(list((out / "scores").glob("*.npz")))
+    assert stored >= len(killed["cells"])
+    # resume: same command, completes; every finished cell's scores are reused
+    res = subprocess.run(cmd[:-1] + ["--format", "json"], capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.count("reused stored scores") == stored
+    rec = records.load(sorted(out.glob("*.json"), key=lambda p: p.stat().st_mtime)[-1])
+    assert rec["status"] == "finished" and len(rec["cells"]) == 6
+    assert sum(c["reused"] for c in rec["cells"]) == stored
+    # and the numbers equal an uninterrupted run's
+    clean = api.run(api.plan(["synthetic:n_series=3,length=6000"], ["kde", "iforest"],
+                             seeds=[0, 1, 2]), out=tmp_path / "clean")
+    key = lambda r: {(c["detector"], c["seed"]): c["evaluations"][0]["costs"]  # noqa: E731
+                     for c in r["cells"]}
+    assert key(rec) == key(clean)
+
+
+def test_schema_1_record_is_upgraded(tmp_path):
+    rec = api.run(api.plan(["synthetic:n_series=1,length=600"], ["kde"]), out=tmp_path)
+    raw = json.loads(open(rec["_path"]).read())
+    raw["schema"] = 1
+    for c in raw["cells"]:
+        del c["fit_key"], c["key_parts"]["metric_code"], c["dataset_given"]
+    p = tmp_path / "old.json"
+    p.write_text(json.dumps(raw))
+    up = records.load(p)
+    assert up["schema"] == records.SCHEMA_VERSION
+    assert up["cells"][0]["key_parts"]["metric_code"] == "unknown (schema 1)"
+
+
+def test_newer_schema_is_refused_with_the_path(tmp_path):
+    p = tmp_path / "future.json"
+    p.write_text(json.dumps({"schema": 99, "cells": []}))
+    with pytest.raises(bench.BenchError, match=r"future.json has schema 99, newer than this"):
+        records.load(p)
+
+
+def test_truncated_record_skipped_in_load_many(tmp_path):
+    good = api.run(api.plan(["synthetic:n_series=1,length=600"], ["kde"]), out=tmp_path)
+    bad = tmp_path / "zzz.json"
+    bad.write_text(open(good["_path"]).read()[:200])
+    warnings = []
+    recs = records.load_many(records.find(tmp_path), warn=warnings.append)
+    assert len(recs) == 1 and "zzz.json is corrupt or truncated" in warnings[0]
+
+
+def test_store_roundtrip(tmp_path):
+    s = {"a": np.arange(5.0), "b b": np.ones(3)}
+    store.save(tmp_path, "k", s, {"fit_s": 1.5}, {"a": np.ones((5, 2))})
+    scores, meta, expl = store.load(tmp_path, "k")
+    assert np.array_equal(scores["a"], s["a"]) and meta == {"fit_s": 1.5}
+    assert expl["a"].shape == (5, 2) and store.load(tmp_path, "missing") is None
+
+
+def test_metric_code_version_in_key_and_not_in_fit_key(tmp_path):
+    m = Manager()
+    rec = api.run(api.plan(["synthetic:n_series=1,length=600"], ["kde"], manager=m),
+                  out=tmp_path, manager=m)
+    c = rec["cells"][0]
+    assert c["key_parts"]["metric_code"] == store.metric_code_version()
+    assert set(c["key_parts"]) == {"bench", "metric_code", "detector", "dataset", "seed",
+                                   "protocol"}
+    assert c["key"] != c["fit_key"]
