@@ -14,7 +14,7 @@ from .errors import BenchError
 from .params import Spec, bind, parse_spec
 from . import plugins
 from .plugins import Manager, get_manager
-from .runner import Cell, Protocol, load_dataset, run_cell
+from .runner import Cell, Protocol, failed_cell, load_dataset, run_cell
 
 DEFAULT_THRESHOLD = "min_cost"
 DEFAULT_COST = "event:c_alarm=1,c_missed=5,tolerance=12"
@@ -164,9 +164,21 @@ def _drive(ex: Any, cells: Sequence[Cell], record: dict[str, Any], path: Path | 
             manager.notify("bench_cell_finished", cell=cell_out)
             if on_cell:
                 on_cell(cell_out, len(record["cells"]), len(cells))
+    except KeyboardInterrupt:
+        done = {c["index"] for c in record["cells"]}
+        for cell in cells:
+            if cell.index not in done:
+                record["cells"].append(failed_cell(
+                    cell, "interrupted", "the run was interrupted (Ctrl-C) before this cell "
+                    "finished; rerun the same command to resume"))
+        record["cells"].sort(key=lambda c: c["index"])
+        record["status"] = "interrupted"
+        raise
     finally:
         ex.close()
-        record["status"] = "finished" if len(record["cells"]) == len(cells) else "interrupted"
+        if record["status"] != "interrupted":
+            record["status"] = "finished" if len(record["cells"]) == len(cells) else \
+                "interrupted"
         if path is not None:
             records.save(record, path)
             record["_path"] = str(path)

@@ -323,8 +323,9 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         click.echo(f"bench: error: {exc}", err=True)
         sys.exit(1)
-    except click.exceptions.Abort:
-        click.echo("bench: aborted", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("bench: interrupted; finished cells are in the record, rerun to resume",
+                   err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()

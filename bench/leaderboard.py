@@ -135,7 +135,7 @@ def dataset_tables(record: dict[str, Any], manager: Manager | None = None) -> li
         if not oracle:
             for r in failed.get(ds, []):
                 body.append([r["label"]] + [""] * (len(headers) - 2)
-                            + [f"FAILED: {_one_line(r['error'])}"])
+                            + [f"{_status_word(r['status'])}: {_one_line(r['error'])}"])
         chosen = members[0]["chosen_with"] if members else ""
         if oracle:
             title = f"ORACLE {ds} (threshold '{thr}' chosen on TEST labels: an upper bound, " \
@@ -144,6 +144,11 @@ def dataset_tables(record: dict[str, Any], manager: Manager | None = None) -> li
             title = f"{ds} (threshold: {thr}, chosen with {chosen})" if thr else f"{ds}"
         out.append((title, headers, body))
     return out
+
+
+def _status_word(status: str) -> str:
+    """How a cell that did not finish is shown: FAILED (error), TIMEOUT, OOM, CRASH, ..."""
+    return "FAILED" if status == "error" else status.upper()
 
 
 def _one_line(text: str, n: int = 90) -> str:

@@ -146,3 +146,34 @@ def test_metric_code_version_in_key_and_not_in_fit_key(tmp_path):
     assert set(c["key_parts"]) == {"bench", "metric_code", "detector", "dataset", "seed",
                                    "protocol"}
     assert c["key"] != c["fit_key"]
+
+
+def test_ctrl_c_keeps_finished_cells_and_marks_the_rest_interrupted(tmp_path):
+    class StopAfterTwo:
+        def __init__(self, **_):
+            pass
+
+        def map(self, fn, cells):
+            for i, cell in enumerate(cells):
+                if i == 2:
+                    raise KeyboardInterrupt
+                yield fn(cell)
+
+        def close(self):
+            pass
+
+    class Plugin:
+        @bench.hookimpl
+        def bench_register_executors(self, register):
+            register("stop-after-two", StopAfterTwo)
+
+    m = Manager()
+    m.register(Plugin(), "stopper")
+    cells = api.plan(["synthetic:n_series=1,length=600"], ["kde", "iforest"], seeds=[0, 1],
+                     manager=m)
+    with pytest.raises(KeyboardInterrupt):
+        api.run(cells, out=tmp_path, executor="stop-after-two", manager=m)
+    rec = records.load(next(tmp_path.glob("*.json")))
+    assert rec["status"] == "interrupted"
+    assert [c["status"] for c in rec["cells"]] == ["ok", "ok", "interrupted", "interrupted"]
+    assert "rerun the same command to resume" in rec["cells"][2]["error"]
