@@ -172,8 +172,9 @@ def test_record_is_written_after_each_cell_atomically(manager, tmp_path):
     seen = []
 
     def on_cell(cell, done, total):
-        files = [p for p in tmp_path.iterdir()]
-        assert all(p.suffix == ".json" for p in files)  # no temporary file left behind
+        assert not list(tmp_path.rglob("*.tmp"))  # no temporary file left behind
+        files = list(tmp_path.glob("*.json"))
+        assert len(files) == 1
         seen.append(len(records.load(files[0])["cells"]))
 
     api.run(api.plan(["tiny"], ["spy", "raises"], seeds=[0, 1], manager=manager),
