@@ -49,6 +49,7 @@ def rows(record: dict[str, Any]) -> list[dict[str, Any]]:
             "score_s": cell.get("score_s"),
             "peak_mem_mb": cell.get("peak_mem_mb"),
             "device": cell.get("device"),
+            "compute": cell.get("compute", {}),
         }
         if cell["status"] != "ok":
             out.append({**base, "error": cell.get("error", ""), "threshold": None,
@@ -98,10 +99,20 @@ def _metric_meta(manager: Manager, name: str) -> tuple[str, bool, bool]:
 
 
 def _columns(record: dict[str, Any], manager: Manager) -> tuple[list[str], list[str]]:
+    """(metrics, alarm cost models) of the run; compute cost models are shown apart."""
     grid = record.get("grid", {})
     metrics = list(grid.get("metrics", []))
     costs = [c.split(":")[0] for c in grid.get("costs", [])]
-    return metrics, costs
+    return metrics, [c for c in costs if c not in _compute_names(record)]
+
+
+def _compute_names(record: dict[str, Any]) -> list[str]:
+    names: list[str] = []
+    for cell in record["cells"]:
+        for name in cell.get("compute", {}):
+            if name not in names:
+                names.append(name)
+    return names
 
 
 def dataset_tables(record: dict[str, Any], manager: Manager | None = None) -> list[
@@ -119,8 +130,10 @@ def dataset_tables(record: dict[str, Any], manager: Manager | None = None) -> li
     for ds in failed:  # a dataset whose every cell failed still gets its table
         if not any(k[1] == ds for k in groups):
             groups[(False, ds, None)] = []
+    computes = _compute_names(record)
     headers = ["detector"] + [_metric_meta(manager, m)[0] for m in metrics] \
-        + [f"{c} cost (test)" for c in costs] + ["fit s", "score s", "mem MB", "status"]
+        + [f"{c} cost (test)" for c in costs] + [f"$/M points ({c})" for c in computes] \
+        + ["fit s", "score s", "mem MB", "status"]
     out = []
     for (oracle, ds, thr) in sorted(groups, key=lambda k: (k[0], k[1], str(k[2]))):
         body = []
@@ -130,6 +143,8 @@ def dataset_tables(record: dict[str, Any], manager: Manager | None = None) -> li
         for r in members:
             body.append([r["label"]] + [_fmt(r["metrics"].get(m)) for m in metrics]
                         + [_fmt(r["costs"].get(c, {}).get("test")) for c in costs]
+                        + [_fmt(r["compute"].get(c, {}).get("usd_per_million_points"))
+                           for c in computes]
                         + [_secs(r["fit_s"]), _secs(r["score_s"]), _secs(r["peak_mem_mb"], 1),
                            "ok"])
         if not oracle:
@@ -254,7 +269,7 @@ def _title(title: str, fmt: str) -> str:
 def _json_row(r: dict[str, Any]) -> dict[str, Any]:
     keys = ("dataset", "detector", "params", "seed", "status", "n_series", "threshold",
             "threshold_params", "chosen_with", "threshold_value", "oracle", "metrics", "costs",
-            "confusion", "fit_s", "score_s", "peak_mem_mb", "device", "error")
+            "confusion", "compute", "fit_s", "score_s", "peak_mem_mb", "device", "error")
     return {k: r[k] for k in keys if k in r}
 
 

@@ -282,10 +282,12 @@ def run_cell(cell: Cell, manager: Manager | None = None) -> dict[str, Any]:
         strategies = [(t, manager.get("threshold", t.name)) for t in cell.thresholds]
         strategies = [(t, e, bind("threshold", t.name, e.factory, t.params))
                       for t, e in strategies]
-        cost_models = {}
+        cost_models, compute_models = {}, {}
         for c in cell.costs:
             e = manager.get("cost", c.name)
-            cost_models[c.name] = e.factory(**bind("cost", c.name, e.factory, c.params))
+            model = e.factory(**bind("cost", c.name, e.factory, c.params))
+            # compute models price a cell's timings; the others cost its alarms per range
+            (compute_models if e.meta.get("kind") == "compute" else cost_models)[c.name] = model
         metric_entries = [manager.get("metric", m) for m in cell.metrics]
         metric_fns = {e.name: e.factory for e in metric_entries}
         phase = "load"
@@ -321,6 +323,8 @@ def run_cell(cell: Cell, manager: Manager | None = None) -> dict[str, Any]:
             scores, info, explain = cached
             out["reused"] = True
         out.update(info)
+        if compute_models:
+            out["compute"] = {name: m(out) for name, m in compute_models.items()}
         if cell.store:
             out["scores_file"] = str(store.path_for(cell.store, out["fit_key"]))
         phase = "evaluate"
@@ -374,7 +378,7 @@ def _fit_all(factory: Any, params: dict[str, Any], ds: Dataset, cell: Cell) -> t
             if res.explain is not None:
                 explain[s.name] = res.explain
     info = {"fit_s": fit_s, "score_s": score_s, "peak_mem_mb": round(mem.peak_mb, 1),
-            "device": ",".join(sorted(devices)), "n_scored": int(sum(len(s) for s in ds))}
+            "device": ",".join(sorted(devices)), "n_points": int(sum(len(s) for s in ds))}
     if compiles:
         info["compiles"] = compiles
     return scores, explain, info

@@ -205,3 +205,16 @@ def test_baselines_beat_chance_on_synthetic(tmp_path):
     for c in rec["cells"]:
         assert c["status"] == "ok"
         assert c["evaluations"][0]["metrics"]["roc_auc"] > 0.7, c["detector"]
+
+
+def test_compute_cost_prices_the_cell_and_is_not_a_per_range_cost(manager):
+    cells = api.plan(["tiny"], ["spy"], costs=["event", "compute:cpu_usd_per_hour=3600"],
+                     manager=manager)
+    rec = api.run(cells, out=None, manager=manager)
+    c = rec["cells"][0]
+    assert c["status"] == "ok" and set(c["evaluations"][0]["costs"]) == {"event"}
+    comp = c["compute"]["compute"]
+    assert c["n_points"] == 800
+    # at $3600/hour a second costs $1: dollars per million points = score_s / 800 * 1e6
+    assert comp["usd_per_million_points"] == pytest.approx(c["score_s"] / 800 * 1e6)
+    assert "$/M points (compute)" in render(rec, "github", manager)

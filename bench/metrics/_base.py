@@ -37,7 +37,8 @@ def check_labels(labels: np.ndarray, other: np.ndarray, what: str) -> tuple[np.n
     y = np.asarray(labels)
     x = np.asarray(other)
     if y.ndim != 1 or x.shape != y.shape:
-        raise BenchError(f"labels of shape {y.shape} and {what} of shape {x.shape} must both be [T]")
+        raise BenchError(f"labels of shape {y.shape} and {what} of shape {x.shape} must both "
+                         f"be [T]")
     return y.astype(bool), x
 
 
@@ -56,3 +57,22 @@ def check_scores(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np
             f"{int(np.argmax(bad))}); a detector must return finite scores"
         )
     return y, s
+
+
+def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(starts, ends)`` of the maximal runs of True in ``mask``, ``ends`` inclusive, ascending.
+
+    ``runs([0, 1, 1, 0, 1]) == ([1, 4], [2, 4])``.  A run touching either end of the series is
+    included."""
+    m = np.asarray(mask).astype(np.int8)
+    d = np.diff(m, prepend=0, append=0)
+    starts = np.flatnonzero(d == 1)
+    ends = np.flatnonzero(d == -1) - 1
+    return starts, ends
+
+
+def check_window(name: str, value: int, minimum: int = 0) -> int:
+    """A non-negative integer parameter (window, tolerance), or a one-line error naming it."""
+    if isinstance(value, bool) or int(value) != value or value < minimum:
+        raise BenchError(f"metric parameter {name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)

@@ -30,7 +30,8 @@ def accuracy(labels: np.ndarray, pred: np.ndarray) -> float:
 
 @metric(higher_is_better=True, input="pred", default=True, label="prec")
 def precision(labels: np.ndarray, pred: np.ndarray) -> float:
-    """``tp / (tp + fp)`` over time steps, in [0, 1]; 0 when there is no alarm.  Higher is better."""
+    """``tp / (tp + fp)`` over time steps, in [0, 1]; 0 when there is no alarm.
+    Higher is better."""
     c = confusion(labels, pred)
     return _ratio(c["tp"], c["tp"] + c["fp"])
 
