@@ -111,6 +111,30 @@ def _cost_curve(s, scores, thr, model, cost_name, name):
     return _png(fig)
 
 
+def _ratio_curve(s, scores, name):
+    """Test event cost against c_missed / c_alarm, the threshold re-chosen on validation for each
+    ratio (never on test labels), one line per tolerance."""
+    import matplotlib.pyplot as plt
+
+    from .costs import cost_curve
+
+    r = s.split.ranges(len(s))
+    ratios = np.array([0.5, 1, 2, 5, 10, 20, 50, 100])
+    tols = [0, 3, 12]
+    cc = cost_curve(s.labels[r["test"]], scores[r["test"]], ratios=ratios, tolerances=tols,
+                    val_labels=s.labels[r["val"]], val_scores=scores[r["val"]])
+    fig, ax = plt.subplots(figsize=(3.6, 2.8))
+    for i, tol in enumerate(tols):
+        ax.plot(ratios, cc["cost"][i], marker="o", ms=3, lw=1.1, label=f"tolerance {tol}")
+    ax.set_xscale("log")
+    ax.set_xlabel("c_missed / c_alarm", fontsize=8)
+    ax.set_ylabel("test event cost (false-alarm units)", fontsize=7)
+    ax.set_title(f"{name}: cost curve", fontsize=9)
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    return _png(fig)
+
+
 def _heatmap(expl, features, name):
     import matplotlib.pyplot as plt
 
@@ -221,6 +245,7 @@ def cell_section(cell: dict[str, Any], manager: Manager, max_series: int = 2) ->
         if cost_spec is not None:
             imgs.append(_img(_cost_curve(s, sc, thr, cost_spec, cost_name, label),
                              f"cost curve {label}"))
+        imgs.append(_img(_ratio_curve(s, sc, label), f"cost ratio curve {label}"))
         if s.name in explain:
             imgs.append(_img(_heatmap(explain[s.name], s.meta.get("features"), label),
                              f"explain heatmap {label}"))

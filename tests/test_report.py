@@ -27,6 +27,7 @@ def test_report_is_self_contained_with_every_plot(record, tmp_path):
     assert sum(a.startswith("score trace") for a in imgs) == 2 * 2 + 1 * 2
     assert sum(a.startswith("precision-recall") for a in imgs) == 6
     assert sum(a.startswith("cost curve") for a in imgs) == 6
+    assert sum(a.startswith("cost ratio curve") for a in imgs) == 6
     assert "critical difference" in html or "CD =" in html
 
 
