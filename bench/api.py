@@ -9,10 +9,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import records
+from . import plugins, records
 from .errors import BenchError
 from .params import Spec, bind, parse_spec
-from . import plugins
 from .plugins import Manager, get_manager
 from .runner import Cell, Protocol, failed_cell, load_dataset, run_cell
 
@@ -88,13 +87,35 @@ def plan(
 
 def preflight(cells: Sequence[Cell], manager: Manager) -> None:
     """Load each dataset once before any cell runs, so a missing file or a bad parameter is one
-    clear error (nothing written) rather than a column of failed cells."""
+    clear error (nothing written) rather than a column of failed cells.  A loader that breaks in
+    any other way (a plugin bug) is left to fail its own cells; the rest of the run goes on."""
     seen = set()
     for c in cells:
         key = str(c.dataset)
         if key not in seen:
             seen.add(key)
-            load_dataset(manager, c.dataset)
+            try:
+                load_dataset(manager, c.dataset)
+            except BenchError:
+                raise
+            except Exception:
+                pass
+
+
+def make_executor(manager: Manager, name: str, options: dict[str, Any] | None = None) -> Any:
+    """Build a registered executor; the run's plugin manager is passed to factories that take
+    ``manager`` (the built-ins do, so workers rebuild the same plugin set)."""
+    import inspect
+
+    factory = manager.get("executor", name).factory
+    options = dict(options or {})
+    try:
+        params = inspect.signature(factory).parameters
+        if "manager" in params or any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            options["manager"] = manager
+    except (TypeError, ValueError):
+        pass
+    return factory(**options)
 
 
 @contextlib.contextmanager
@@ -145,8 +166,7 @@ def run(
     manager.notify("bench_run_started", run={
         "run_id": record["run_id"], "cells": len(cells), "datasets": grid["datasets"],
         "detectors": grid["detectors"], "out": str(path) if path else None})
-    ex_entry = manager.get("executor", executor)
-    ex = ex_entry.factory(**(executor_options or {}))
+    ex = make_executor(manager, executor, executor_options)
     with using(manager):
         _drive(ex, cells, record, path, manager, on_cell)
     manager.notify("bench_run_finished", record=record, path=str(path) if path else None)
@@ -155,22 +175,26 @@ def run(
 
 def _drive(ex: Any, cells: Sequence[Cell], record: dict[str, Any], path: Path | None,
            manager: Manager, on_cell: Callable[[dict[str, Any], int, int], None] | None) -> None:
+    from .executors import run_all
+
+    def add(cell_out: dict[str, Any]) -> None:
+        record["cells"].append(cell_out)
+        record["cells"].sort(key=lambda c: c["index"])
+        if path is not None:
+            records.save(record, path)
+        manager.notify("bench_cell_finished", cell=cell_out)
+        if on_cell:
+            on_cell(cell_out, len(record["cells"]), len(cells))
+
     try:
-        for cell_out in ex.map(run_cell, cells):
-            record["cells"].append(cell_out)
-            record["cells"].sort(key=lambda c: c["index"])
-            if path is not None:
-                records.save(record, path)
-            manager.notify("bench_cell_finished", cell=cell_out)
-            if on_cell:
-                on_cell(cell_out, len(record["cells"]), len(cells))
+        run_all(ex, run_cell, cells, add)  # on Ctrl-C, cells in flight come back interrupted
     except KeyboardInterrupt:
         done = {c["index"] for c in record["cells"]}
         for cell in cells:
             if cell.index not in done:
                 record["cells"].append(failed_cell(
                     cell, "interrupted", "the run was interrupted (Ctrl-C) before this cell "
-                    "finished; rerun the same command to resume"))
+                    "started; rerun the same command to resume"))
         record["cells"].sort(key=lambda c: c["index"])
         record["status"] = "interrupted"
         raise

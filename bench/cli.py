@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 import traceback
 
 import click
@@ -65,8 +64,9 @@ def _log(msg: str) -> None:
 @click.option("--train-on", type=click.Choice(["normal", "all"]), default="normal",
               show_default=True, help="Train on the normal training rows only, or on all.")
 @click.option("--no-standardize", is_flag=True, help="Do not standardise inputs per series.")
-@click.option("--executor", default="inline", show_default=True,
-              help="How cells run: inline, or another registered executor (bench list executors).")
+@click.option("--executor", default=None,
+              help="How cells run: inline (default), process (isolated workers, timeouts, "
+                   "memory limits; default with -j > 1) or dask; see bench list executors.")
 @click.option("-j", "--jobs", type=int, default=None, help="Parallel workers for the executor.")
 @click.option("--timeout", type=float, default=None, metavar="SECONDS",
               help="Wall-clock limit per cell (executors that isolate cells).")
@@ -81,10 +81,12 @@ def _log(msg: str) -> None:
               help="Leaderboard format: any tabulate format, csv or json (one object per cell).")
 @click.option("--force", is_flag=True,
               help="Refit every cell even when its scores are stored under --out/scores.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also show cells as they start and detectors' training progress.")
 @click.pass_context
 def run(ctx, datasets, detectors, thresholds, costs, metrics, seeds, train_on, no_standardize,
-        executor, jobs, timeout, memory_limit, scheduler, out, fmt, force, quiet):
+        executor, jobs, timeout, memory_limit, scheduler, out, fmt, force, quiet, verbose):
     """Run every dataset x detector cell and print leaderboards (stdout); progress on stderr."""
     manager = _manager(ctx)
     api.warn_problems(manager)
@@ -96,32 +98,28 @@ def run(ctx, datasets, detectors, thresholds, costs, metrics, seeds, train_on, n
         protocol=Protocol(train_on=train_on, standardize=not no_standardize),
         manager=manager,
     )
-    t0 = time.perf_counter()
+    from .executors import default_executor, parse_size
+    from .progress import Progress
+
+    executor = default_executor(executor, jobs)
+    manager.get("executor", executor)  # unknown names fail before any work
+    parse_size(memory_limit)
+    options = {k: v for k, v in {"jobs": jobs, "timeout": timeout, "memory_limit": memory_limit,
+                                 "scheduler": scheduler}.items() if v is not None}
     api.preflight(cells, manager)
     if not quiet:
         _log(f"bench: {len(cells)} cells "
              f"({len({str(c.dataset) for c in cells})} datasets x "
              f"{len({str(c.detector) for c in cells})} detectors x "
-             f"{len({c.seed for c in cells})} seeds)")
-
-    def progress(cell, done, total):
-        if quiet:
-            return
-        status = cell["status"] if cell["status"] == "ok" else \
-            f"{cell['status'].upper()}: {cell.get('error', '').splitlines()[0][:120]}"
-        reused = ", reused stored scores" if cell.get("reused") else ""
-        _log(f"[{done}/{total}] {cell['dataset']} x {cell['detector']} seed={cell['seed']}: "
-             f"{status} ({cell.get('wall_s', 0):.1f} s{reused})")
-
-    options = {k: v for k, v in {"jobs": jobs, "timeout": timeout, "memory_limit": memory_limit,
-                                 "scheduler": scheduler}.items() if v is not None}
-    record = api.run(cells, out=out, executor=executor, executor_options=options,
-                     manager=manager, on_cell=progress, reuse=not force)
+             f"{len({c.seed for c in cells})} seeds), executor {executor}")
+    with Progress(len(cells), mode="quiet" if quiet else "auto", verbose=verbose) as prog:
+        record = api.run(cells, out=out, executor=executor, executor_options=options,
+                         manager=manager, on_cell=prog.cell_finished, reuse=not force)
     click.echo(render(record, fmt, manager), nl=False)
     if not quiet:
-        failed = sum(c["status"] != "ok" for c in record["cells"])
-        _log(f"bench: {len(record['cells'])} cells, {failed} failed, "
-             f"{time.perf_counter() - t0:.1f} s; record: {record.get('_path')}")
+        reused = sum(bool(c.get("reused")) for c in record["cells"])
+        _log(f"bench: {prog.summary()}" + (f", {reused} re-evaluated from the score store" if reused else "")
+             + f"; record: {record.get('_path')}")
 
 
 @cli.command()
@@ -149,7 +147,10 @@ def plugins(ctx, as_json):
         rows = [[p["name"], p["version"], p["module"], ", ".join(p["hooks"]),
                  "; ".join(f"{k}: {', '.join(v)}" for k, v in p["provides"].items())
                  or p.get("error", "")] for p in info]
-        click.echo(tabulate(rows, headers=["plugin", "version", "module", "hooks", "registers"]))
+        click.echo(tabulate(rows, headers=["plugin", "version", "module", "hooks", "registers"],
+                            maxcolwidths=[None, None, None, None, 70]))
+        for name, why in sorted(manager.skipped.items()):
+            _log(f"bench: plugin '{name}' not loaded ({why})")
     api.warn_problems(manager)
 
 
@@ -310,8 +311,10 @@ def report(ctx, record, output):
 
 
 # ----------------------------------------------------------------------------- more commands
-# Commands that live in their own modules are added here, one line each:
-#     from .fetch import fetch_command; cli.add_command(fetch_command, "fetch")
+# Commands that live in their own modules are added here.
+from .fetch import fetch_command  # noqa: E402
+
+cli.add_command(fetch_command, "fetch")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -214,7 +214,7 @@ def overall_table(record: dict[str, Any], manager: Manager | None = None) -> tup
             per_ds[r["dataset"]][r["label"]][key].append(v)
     ranks: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     failed: dict[str, int] = defaultdict(int)
-    for ds, by_label in per_ds.items():
+    for by_label in per_ds.values():
         present = [lab for lab in labels if lab in by_label]
         for key, _, hib in criteria:
             vals = [float(np.nanmean(by_label[lab][key])) if np.isfinite(by_label[lab][key]).any()

@@ -72,7 +72,8 @@ def _hints(factory: Callable[..., Any]) -> dict[str, Any]:
         return {}
 
 
-def bind(kind: str, name: str, factory: Callable[..., Any], given: dict[str, Any]) -> dict[str, Any]:
+def bind(kind: str, name: str, factory: Callable[..., Any],
+         given: dict[str, Any]) -> dict[str, Any]:
     """Resolve ``given`` against the factory's signature: every keyword parameter with its default,
     overridden by ``given`` converted to the annotated type.  Unknown keys and bad values raise a
     one-line :class:`BenchError` naming the parameter and its type."""
@@ -92,7 +93,8 @@ def bind(kind: str, name: str, factory: Callable[..., Any], given: dict[str, Any
         annot = hints.get(key, inspect.Parameter.empty)
         default = p.default if p is not None else inspect.Parameter.empty
         out[key] = convert(raw, annot, default, where=f"{kind} '{name}': parameter '{key}'")
-    missing = [n for n, p in params.items() if p.default is inspect.Parameter.empty and n not in out]
+    missing = [n for n, p in params.items()
+               if p.default is inspect.Parameter.empty and n not in out]
     if missing:
         raise BenchError(f"{kind} '{name}' needs parameter(s) {', '.join(missing)}; "
                          f"write {name}:{missing[0]}=VALUE")

@@ -1,4 +1,12 @@
-"""The plugin manager: entry points, built-in defaults, typed registries, blocking, tracing."""
+"""The plugin manager: entry points, built-in defaults, typed registries, blocking, tracing.
+
+A plugin is a module (or any object) of ``@bench.hookimpl`` functions named after the hooks in
+:mod:`bench.hookspecs`.  Plugins come from the ``bench`` entry-point group; built-in plugins are
+declared there too, and :data:`DEFAULT_PLUGINS` registers them in a source checkout whose metadata
+predates a module.  A plugin that fails to import, misspells a hook or breaks a registry rule is
+recorded in :attr:`Manager.problems` (one line naming the plugin, the problem and the fix) and the
+others keep working.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,7 @@ import importlib.metadata as md
 import inspect
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,8 +36,14 @@ DEFAULT_PLUGINS: dict[str, str] = {
     "executors": "bench.executors",
     "iforest": "bench.detectors.iforest",
     "kde": "bench.detectors.kde",
+    "autoencoders": "bench.detectors.autoencoders",
     "synthetic": "bench.datasets.synthetic",
     "hpc": "bench.datasets.hpc",
+    "hdfs": "bench.datasets.hdfs",
+    "nab": "bench.datasets.nab",
+    "smap": "bench.datasets.smap",
+    "telemetry": "bench.datasets.telemetry",
+    "yahoo": "bench.datasets.yahoo",
 }
 
 KINDS = {
@@ -39,6 +54,9 @@ KINDS = {
     "threshold": "bench_register_thresholds",
     "executor": "bench_register_executors",
 }
+
+#: the marker attribute ``@bench.hookimpl`` sets on a function
+_IMPL_ATTR = GROUP + "_impl"
 
 
 @dataclass
@@ -63,6 +81,8 @@ class Entry:
 
 @dataclass
 class PluginInfo:
+    """What ``bench plugins`` shows about one plugin; ``error`` is set when it could not load."""
+
     name: str
     module: str
     version: str = ""
@@ -83,7 +103,8 @@ class Registry:
 
     def add(self, name: str, factory: Callable[..., Any], plugin: str, **meta: Any) -> None:
         if not isinstance(name, str) or not name:
-            self._problems.append(f"plugin '{plugin}': {self.kind} name must be a non-empty string")
+            self._problems.append(f"plugin '{plugin}': {self.kind} name must be a non-empty "
+                                  f"string, got {name!r}; register(\"my-name\", factory)")
             return
         if not callable(factory):
             self._problems.append(
@@ -95,7 +116,7 @@ class Registry:
             first = self._entries[name].plugin
             self._problems.append(
                 f"plugin '{plugin}' registers {self.kind} '{name}', already registered by plugin "
-                f"'{first}'; rename it, or block one with -p no:{plugin}"
+                f"'{first}' (kept); rename it, or block one with -p no:{plugin}"
             )
             return
         self._entries[name] = Entry(self.kind, name, factory, plugin, dict(meta))
@@ -114,6 +135,9 @@ class Registry:
         """Entries in registration order."""
         return iter(list(self._entries.values()))
 
+    def __len__(self) -> int:
+        return len(self._entries)
+
     def names(self) -> list[str]:
         return sorted(self._entries)
 
@@ -122,12 +146,20 @@ def _split_env(var: str) -> set[str]:
     return {p.strip() for p in os.environ.get(var, "").split(",") if p.strip()}
 
 
+def _one_line(text: str) -> str:
+    return "; ".join(line.strip() for line in str(text).splitlines() if line.strip())
+
+
 class Manager:
     """Loads plugins and holds the registries.
 
     blocked:  plugin names not to load (``-p no:NAME``, ``BENCH_DISABLE_PLUGINS=a,b``).
-    only:     if given, load only these plugins (``BENCH_PLUGINS=a,b``).
-    trace:    print every hook call to stderr (``BENCH_TRACE=1``).
+    only:     if given, load only these third-party plugins (``BENCH_PLUGINS=a,b``); built-in
+              plugins still load unless blocked.
+    trace:    print every plugin load and hook call to stderr (``--trace-hooks``,
+              ``BENCH_TRACE=1``).
+    entry_points / defaults: load the ``bench`` entry points / the built-in :data:`DEFAULT_PLUGINS`
+              (a manager with neither starts empty; add plugins with :meth:`register`).
     """
 
     def __init__(
@@ -146,48 +178,71 @@ class Manager:
         self.only = set(only) if only is not None else (env_only or None)
         self.trace = trace or os.environ.get("BENCH_TRACE", "") not in ("", "0")
         self.plugins: dict[str, PluginInfo] = {}
+        #: names of installed plugins that were not loaded because of blocked / only
+        self.skipped: dict[str, str] = {}
         self.problems: list[str] = []
         self._registries: dict[str, Registry] | None = None
-        if self.trace:
-            self.pm.trace.root.setwriter(lambda s: sys.stderr.write(s))
-            self.pm.enable_tracing()
         if entry_points:
             self._load_entry_points()
         if defaults:
             for name, module in DEFAULT_PLUGINS.items():
                 if name not in self.plugins or self.plugins[name].error:
                     self._load(name, module, builtin=True)
-        self._check_pending()
+        self.check_pending()
+
+    # ------------------------------------------------------------------ tracing
+    def _trace(self, msg: str) -> None:
+        if self.trace:
+            sys.stderr.write(f"bench: trace: {msg}\n")
+            sys.stderr.flush()
 
     # ------------------------------------------------------------------ loading
-    def _wanted(self, name: str) -> bool:
-        return name not in self.blocked and (self.only is None or name in self.only)
+    def _wanted(self, name: str, builtin: bool) -> bool:
+        if name in self.blocked:
+            self.skipped[name] = "blocked"
+        elif self.only is not None and not builtin and name not in self.only:
+            self.skipped[name] = "not in BENCH_PLUGINS"
+        else:
+            return True
+        self._trace(f"skip plugin '{name}' ({self.skipped[name]})")
+        return False
 
     def _load_entry_points(self) -> None:
-        for ep in md.entry_points(group=GROUP):
-            if ep.name in self.plugins or not self._wanted(ep.name):
+        seen: dict[str, str] = {}
+        for ep, package, version in _entry_points():
+            if ep.name in seen:
+                if seen[ep.name] != package:
+                    self.problems.append(
+                        f"plugin name '{ep.name}' is declared by packages '{seen[ep.name]}' and "
+                        f"'{package}'; the second ({ep.value}) is ignored; rename its entry point "
+                        f"or uninstall one"
+                    )
                 continue
-            dist = getattr(ep, "dist", None)
-            version = dist.version if dist is not None else ""
-            package = dist.metadata["Name"] if dist is not None else ""
+            seen[ep.name] = package
             builtin = package == "bench"
+            if not self._wanted(ep.name, builtin):
+                continue
+            self._trace(f"load plugin '{ep.name}' = {ep.value} (entry point of "
+                        f"{package or '?'} {version})")
             try:
                 module = ep.load()
-            except Exception as exc:  # a broken plugin must not break the others
-                self._broken(ep.name, ep.value, f"failed to import: {type(exc).__name__}: {exc}",
-                             version=version, package=package, builtin=builtin)
+            except (Exception, SystemExit) as exc:  # a broken plugin must not break the others
+                self._broken(ep.name, ep.value, f"failed to import: {type(exc).__name__}: "
+                             f"{_one_line(exc)}", version=version, package=package,
+                             builtin=builtin)
                 continue
             self.register(module, ep.name, version=version, package=package, builtin=builtin)
 
     def _load(self, name: str, module_name: str, builtin: bool) -> None:
-        if not self._wanted(name):
+        if not self._wanted(name, builtin):
             return
         self.plugins.pop(name, None)
+        self._trace(f"load plugin '{name}' = {module_name} (built-in default)")
         try:
             module = importlib.import_module(module_name)
-        except Exception as exc:
-            self._broken(name, module_name, f"failed to import: {type(exc).__name__}: {exc}",
-                         builtin=builtin)
+        except (Exception, SystemExit) as exc:
+            self._broken(name, module_name, f"failed to import: {type(exc).__name__}: "
+                         f"{_one_line(exc)}", builtin=builtin)
             return
         from . import __version__
 
@@ -198,61 +253,89 @@ class Manager:
         self.problems.append(
             f"plugin '{name}' ({module}) {why}; fix or uninstall it, or block it with -p no:{name}"
         )
+        self._trace(f"plugin '{name}' is broken: {why}")
 
-    def register(self, module: Any, name: str, *, version: str = "", package: str = "",
-                 builtin: bool = False) -> None:
-        """Register a plugin object (a module or any object with hookimpls) under ``name``."""
+    def register(self, module: Any, name: str | None = None, *, version: str = "",
+                 package: str = "", builtin: bool = False) -> None:
+        """Register a plugin object (a module, class or instance with hookimpls) under ``name``
+        (default: its ``__name__``).  A plugin that implements an unknown hook, or a hook with an
+        argument the spec lacks, is recorded as broken (see :attr:`problems`), not registered."""
         modname = getattr(module, "__name__", type(module).__name__)
-        unknown = [a for a in dir(module) if a.startswith("bench_") and not hasattr(self.pm.hook, a)]
+        name = name or modname
+        info = {"version": version, "package": package, "builtin": builtin}
+        if self.pm.has_plugin(name):
+            self.problems.append(f"plugin name '{name}' is already registered; give the second "
+                                 f"one ({modname}) another name")
+            return
+        unknown, undecorated = _unknown_hooks(module)
         if unknown:
             self._broken(name, modname, f"implements unknown hook(s) {', '.join(unknown)} "
-                         f"(misspelled?); valid hooks: {', '.join(sorted(_hook_names()))}",
-                         version=version, package=package, builtin=builtin)
+                         f"(misspelled?); valid hooks: {', '.join(_hook_names())}", **info)
             return
         try:
             self.pm.register(module, name=name)
         except Exception as exc:
-            self._broken(name, modname, f"is not a valid plugin: {exc}", version=version,
-                         package=package, builtin=builtin)
+            self._broken(name, modname, f"is not a valid plugin: {_one_line(exc)}", **info)
             return
+        for hook in undecorated:
+            self.problems.append(f"plugin '{name}' ({modname}) defines {hook} without "
+                                 f"@bench.hookimpl, so it is ignored; decorate it")
         hooks = sorted(i.name for i in self.pm.get_hookcallers(module) or [])
         self.plugins[name] = PluginInfo(name, modname, version, package, builtin, hooks)
         self._registries = None
+        self._trace(f"registered plugin '{name}' ({modname}); hooks: {', '.join(hooks) or 'none'}")
 
     def unregister(self, name: str) -> None:
+        """Remove plugin ``name`` (and everything it registered) if present."""
         if self.pm.has_plugin(name):
             self.pm.unregister(name=name)
         self.plugins.pop(name, None)
         self._registries = None
 
-    def _check_pending(self) -> None:
+    def check_pending(self) -> list[str]:
+        """pluggy's check for hook implementations that match no hook spec; each one found is
+        added to :attr:`problems` (and returned) rather than raised."""
         try:
             self.pm.check_pending()
-        except pluggy.PluginValidationError as exc:  # pragma: no cover - caught per plugin above
-            self.problems.append(str(exc))
+        except pluggy.PluginValidationError as exc:
+            msg = f"{_one_line(exc)}; valid hooks: {', '.join(_hook_names())}"
+            self.problems.append(msg)
+            return [msg]
+        return []
 
     # ------------------------------------------------------------------ registries
+    def _call(self, plugin: str, hookname: str, fn: Callable[..., Any],
+              kwargs: dict[str, Any]) -> None:
+        t0 = time.perf_counter()
+        try:
+            fn(**kwargs)
+        finally:
+            self._trace(f"{hookname} -> plugin '{plugin}' "
+                        f"({(time.perf_counter() - t0) * 1e3:.1f} ms)")
+
     def _build(self) -> dict[str, Registry]:
         regs = {kind: Registry(kind, self.problems) for kind in KINDS}
         for kind, hookname in KINDS.items():
             caller = getattr(self.pm.hook, hookname)
-            for impl in reversed(caller.get_hookimpls()):  # registration order
+            for impl in caller.get_hookimpls():  # registration order: the first name wins
                 plugin = impl.plugin_name
                 info = self.plugins.get(plugin)
 
                 def register(name, factory, _p=plugin, _r=regs[kind], _i=info, **meta):
                     if "version" not in meta and _i is not None and _i.version:
                         meta["version"] = _i.version
+                    if self.trace:
+                        self._trace(f"  plugin '{_p}' registers {_r.kind} {name!r}")
                     _r.add(name, factory, _p, **meta)
 
-                if self.trace:
-                    sys.stderr.write(f"bench: calling {hookname} of plugin '{plugin}'\n")
                 try:
-                    impl.function(**{a: register for a in impl.argnames})
-                except Exception as exc:
+                    self._call(plugin, hookname, impl.function,
+                               {a: register for a in impl.argnames})
+                except (Exception, SystemExit) as exc:
                     self.problems.append(
-                        f"plugin '{plugin}': {hookname} raised {type(exc).__name__}: {exc}; "
-                        f"its other registrations are kept"
+                        f"plugin '{plugin}': {hookname} raised {type(exc).__name__}: "
+                        f"{_one_line(exc)}; its earlier registrations are kept; fix the plugin "
+                        f"or block it with -p no:{plugin}"
                     )
         return regs
 
@@ -263,25 +346,62 @@ class Manager:
         return self._registries
 
     def registry(self, kind: str) -> Registry:
+        if kind not in KINDS:
+            raise BenchError(f"unknown kind '{kind}'; one of {', '.join(KINDS)}")
         return self.registries[kind]
 
     def get(self, kind: str, name: str) -> Entry:
-        return self.registries[kind].get(name)
+        return self.registry(kind).get(name)
 
     # ------------------------------------------------------------------ lifecycle hooks
     def notify(self, hookname: str, **kwargs: Any) -> None:
         """Call a lifecycle hook; a reporter's exception is reported, never fatal."""
         hook = getattr(self.pm.hook, hookname)
-        for impl in hook.get_hookimpls():
+        for impl in hook.get_hookimpls():  # registration order
             try:
-                impl.function(**{a: kwargs[a] for a in impl.argnames})
+                self._call(impl.plugin_name, hookname, impl.function,
+                           {a: kwargs[a] for a in impl.argnames})
             except Exception as exc:
                 print(f"bench: warning: plugin '{impl.plugin_name}' {hookname} raised "
-                      f"{type(exc).__name__}: {exc}", file=sys.stderr)
+                      f"{type(exc).__name__}: {_one_line(exc)}; the run goes on",
+                      file=sys.stderr)
+
+
+def _entry_points() -> list[tuple[md.EntryPoint, str, str]]:
+    """``(entry point, package, version)`` of the ``bench`` group: bench's own first, then the
+    others by name, so the first registration of a name (the one kept) never depends on the
+    order of ``sys.path``."""
+    out = []
+    for ep in md.entry_points(group=GROUP):
+        dist = getattr(ep, "dist", None)
+        package = dist.metadata["Name"] if dist is not None else ""
+        out.append((ep, package or "", dist.version if dist is not None else ""))
+    return sorted(out, key=lambda t: (t[1] != "bench", t[0].name))
 
 
 def _hook_names() -> list[str]:
-    return [n for n in dir(hookspecs) if n.startswith("bench_")]
+    """Every hook of the contract, in the order :mod:`bench.hookspecs` defines them."""
+    return [n for n, v in vars(hookspecs).items()
+            if n.startswith("bench_") and inspect.isfunction(v)]
+
+
+def _unknown_hooks(plugin: Any) -> tuple[list[str], list[str]]:
+    """(hookimpls whose name is no hook, hook-named functions lacking ``@bench.hookimpl``)."""
+    hooks = set(_hook_names())
+    unknown, undecorated = [], []
+    for attr in dir(plugin):
+        try:
+            value = getattr(plugin, attr)
+        except Exception:
+            continue
+        if not callable(value) or inspect.isclass(value) or inspect.ismodule(value):
+            continue
+        marked = getattr(value, _IMPL_ATTR, None) is not None
+        if marked and attr not in hooks:
+            unknown.append(attr)
+        elif not marked and attr in hooks:
+            undecorated.append(attr)
+    return sorted(unknown), sorted(undecorated)
 
 
 _default: Manager | None = None
@@ -298,5 +418,6 @@ def get_manager(**kwargs: Any) -> Manager:
 
 
 def set_manager(manager: Manager | None) -> None:
+    """Make ``manager`` the process-wide one (``None``: build a fresh one on next use)."""
     global _default
     _default = manager

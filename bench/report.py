@@ -173,7 +173,7 @@ def ranking_plot(record: dict[str, Any], manager: Manager) -> tuple[str, str] | 
         per[r["dataset"]][r["label"]].append(float(val))
     labels = [row[0] for row in body]
     ranks: dict[str, list[float]] = defaultdict(list)
-    for ds, by in per.items():
+    for by in per.values():
         present = [lab for lab in labels if lab in by]
         vals = [float(np.nanmean(by[lab])) if np.isfinite(by[lab]).any() else np.nan
                 for lab in present]

@@ -151,7 +151,11 @@ def fit_and_score(factory: Any, params: dict[str, Any], s: Series, cell: Cell,
                         f"(train range {r['train'].stop} steps, protocol train_on="
                         f"{cell.protocol.train_on})")
     X = _standardise(s, s.values[train_mask]) if cell.protocol.standardize else s.values
-    detector = factory(**params)
+    try:
+        detector = factory(**params)
+    except Exception as exc:
+        raise CellError(f"{who}: constructing it with {jsonable(params)} raised "
+                        f"{type(exc).__name__}: {exc}; fix the plugin's __init__") from exc
     t0 = time.perf_counter()
     try:
         fitted = detector.fit(X[train_mask], **_fit_kwargs(detector.fit, X[r["val"]], cell.seed))
@@ -315,7 +319,7 @@ def run_cell(cell: Cell, manager: Manager | None = None) -> dict[str, Any]:
         if cached is not None and set(cached[0]) != {s.name for s in ds}:
             cached = None
         if cached is None:
-            scores, explain, info = _fit_all(det.factory, params, ds, cell)
+            scores, explain, info = _fit_all(det.factory, params, ds, cell, det.plugin)
             if cell.store:
                 store.save(cell.store, out["fit_key"], scores, info, explain)
             out["reused"] = False
@@ -347,9 +351,11 @@ def run_cell(cell: Cell, manager: Manager | None = None) -> dict[str, Any]:
         out["status"] = "ok"
     except Exception as exc:
         out["status"] = "error"
-        msg = str(exc) if isinstance(exc, (BenchError, CellError)) else \
-            f"{type(exc).__name__}: {exc}"
-        out["error"] = f"{phase}: {msg}"
+        if isinstance(exc, CellError):  # already names the detector, series and call
+            out["error"] = str(exc)
+        else:
+            msg = str(exc) if isinstance(exc, BenchError) else f"{type(exc).__name__}: {exc}"
+            out["error"] = f"{phase}: {msg}"
         out["traceback"] = traceback.format_exc()
     out["wall_s"] = time.perf_counter() - t_start
     return out
@@ -359,10 +365,11 @@ def run_cell(cell: Cell, manager: Manager | None = None) -> dict[str, Any]:
 BUILTIN_EVAL_PLUGINS = {"metrics", "costs", "thresholds"}
 
 
-def _fit_all(factory: Any, params: dict[str, Any], ds: Dataset, cell: Cell) -> tuple[
+def _fit_all(factory: Any, params: dict[str, Any], ds: Dataset, cell: Cell,
+             plugin: str = "") -> tuple[
         dict[str, np.ndarray], dict[str, np.ndarray], dict[str, Any]]:
     """Fit and score every series: (scores by series, test-range explanations, timings)."""
-    who = f"detector '{cell.detector.name}'"
+    who = f"detector '{cell.detector.name}'" + (f" (plugin '{plugin}')" if plugin else "")
     scores, explain = {}, {}
     fit_s = score_s = 0.0
     devices = set()

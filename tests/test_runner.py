@@ -124,7 +124,7 @@ def test_failing_cells_are_recorded_and_the_run_completes(manager, tmp_path):
     saved = json.loads((tmp_path / f"{rec['run_id']}.json").read_text())
     assert len(saved["cells"]) == 4 and saved["status"] == "finished"
     text = render(saved, "github", manager)
-    assert "FAILED: detector: detector 'raises': fit()" in text
+    assert "FAILED: detector 'raises' (plugin 'test-plugin'): fit() on series" in text
     assert text.count("FAILED") == 3
 
 

@@ -3,8 +3,17 @@ import pytest
 
 from bench.costs import EventCost
 from bench.errors import BenchError
-from bench.thresholds import (BestF1, MeanStd, MinCost, Oracle, Percentile, ThresholdContext,
-                              candidates, f1_sweep, parse_grid)
+from bench.thresholds import (
+    BestF1,
+    MeanStd,
+    MinCost,
+    Oracle,
+    Percentile,
+    ThresholdContext,
+    candidates,
+    f1_sweep,
+    parse_grid,
+)
 
 
 def ctx(**kw):

@@ -1,0 +1,549 @@
+"""HDFS block sessions from loghub-format logs (``hdfs``), and an HDFS-like log generator
+(``hdfs-synthetic``).
+
+Three input forms, detected from ``path``:
+
+* raw ``HDFS.log`` lines (``DATE TIME PID LEVEL COMPONENT: CONTENT``) plus a block label file
+  (``anomaly_label.csv``: ``BlockId,Label``; ``Label`` is ``Normal``/``Anomaly`` or 0/1).  Each line
+  is parsed into an event template with Drain (the ``drain3`` implementation), streaming: the parser
+  holds its template tree and a bounded cache, never the log;
+* loghub's ``*_structured.csv`` (``Date,Time,...,Content,EventId,EventTemplate``), already parsed;
+* deep-loglizer's ``session_train.csv`` / ``session_test.csv`` (``BlockId,Label,n_events,
+  EventTemplates``, a JSON list of templates per block), optionally gzipped.
+
+Lines are grouped into block sessions by every distinct ``blk_`` id they mention (a line naming
+several blocks counts once for each).  A session is one row of the ``[n_blocks, n_event_types]``
+count matrix, ordered by the block's first event.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+import bench
+
+from . import _util
+
+NAME = "hdfs"
+SHIPPED_2K = _util.shipped("hdfs", "HDFS_2k.log")
+SHIPPED_100K = _util.shipped("hdfs", "deeploglizer_HDFS_100k")
+LICENSE = "loghub: free for research or academic work; keep LICENSE_loghub.txt and cite loghub"
+
+BLOCK_RE = re.compile(r"blk_-?\d+")
+#: Drain pre-processing: every token holding a digit (block ids, IPs, ports, sizes, paths) is a
+#: parameter, and a run of parameters is one parameter (``ask X to delete blk_1 blk_2 ...``).
+#: One pass does both: a maximal run of whitespace-separated tokens that each hold a digit.
+PARAM_RUN_RE = re.compile(r"(?<!\S)[^\s\d]*\d\S*(?:\s+[^\s\d]*\d\S*)*")
+LABEL_WORDS = {"anomaly": 1, "normal": 0, "1": 1, "0": 0, "abnormal": 1}
+
+
+# ----------------------------------------------------------------------------- the parser
+
+
+class TemplateParser:
+    """Streaming log-template parser: Drain (``drain3.drain.Drain``) on masked content.
+
+    ``parse(content) -> int`` returns the event-type index (0, 1, ... in order of first
+    appearance) of one log message.  Masking replaces every token that holds a digit with
+    ``<*>`` and collapses runs of ``<*>``; identical masked messages are answered from a bounded
+    cache (``cache_size`` entries, cleared when full) instead of a new tree search, so the cost per
+    line is one regex pass and one dict lookup once the templates are known.  Memory is the
+    template tree plus the cache: flat however long the log is.
+
+    ``sim_th`` and ``depth`` are Drain's similarity threshold and prefix-tree depth (loghub's
+    HDFS settings: 0.5 and 4).
+    """
+
+    def __init__(self, *, sim_th: float = 0.5, depth: int = 4, cache_size: int = 100_000):
+        try:
+            from drain3.drain import Drain
+        except ImportError:  # pragma: no cover - drain3 is a dependency
+            raise bench.BenchError("dataset 'hdfs': the drain3 package is missing; "
+                                   "pip install drain3") from None
+        self.drain = Drain(depth=depth, sim_th=sim_th, parametrize_numeric_tokens=True)
+        self.cache_size = cache_size
+        self._cache: dict[str, int] = {}
+        self._event_of_cluster: dict[int, int] = {}
+        self._clusters: list[object] = []
+
+    @staticmethod
+    def mask(content: str) -> str:
+        return PARAM_RUN_RE.sub("<*>", content)
+
+    def parse(self, content: str) -> int:
+        masked = self.mask(content)
+        idx = self._cache.get(masked)
+        if idx is None:
+            cluster, _ = self.drain.add_log_message(masked)
+            idx = self._event_of_cluster.get(cluster.cluster_id)
+            if idx is None:
+                idx = self._event_of_cluster[cluster.cluster_id] = len(self._clusters)
+                self._clusters.append(cluster)
+            if len(self._cache) >= self.cache_size:
+                self._cache.clear()
+            self._cache[masked] = idx
+        return idx
+
+    @property
+    def templates(self) -> list[str]:
+        """The current template of each event type, by event index."""
+        return [c.get_template() for c in self._clusters]
+
+
+# ----------------------------------------------------------------------------- reading lines
+
+
+def iter_log(path: Path) -> Iterator[tuple[int, int, str]]:
+    """Stream a loghub HDFS log: ``(line_number, time, content)`` per non-empty line, where
+    ``time`` is the integer ``YYMMDDhhmmss`` of the line's date and time columns.  A line that is
+    not ``DATE TIME PID LEVEL COMPONENT: CONTENT`` raises an error naming the file and line."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+        last, when = "", 0
+        for n, line in enumerate(f, 1):
+            parts = line.rstrip("\r\n").split(" ", 5)
+            if len(parts) < 6:
+                if not line.strip():
+                    continue
+                _bad_line(path, n, line)
+            date, time, _pid, _level, component, content = parts
+            if not component.endswith(":"):
+                _bad_line(path, n, line)
+            stamp = date + time
+            if stamp != last:
+                if not (stamp.isdigit() and len(stamp) == 12):
+                    _bad_line(path, n, line)
+                last, when = stamp, int(stamp)
+            yield n, when, content
+
+
+def _bad_line(path: Path, n: int, line: str) -> None:
+    raise bench.BenchError(
+        f"dataset '{NAME}': {path} line {n}: not a loghub HDFS line "
+        f"(DATE TIME PID LEVEL COMPONENT: CONTENT): {line.strip()[:80]!r}"
+    )
+
+
+class Sessions:
+    """Block sessions accumulated line by line: ``add(blocks, event, time)``.
+
+    Holds one row of counts per block (``uint32``, grown by doubling) and the block's first event
+    time; nothing per line unless ``keep_lines`` (the per-line one-hot view needs the lines).
+    """
+
+    def __init__(self, keep_lines: bool = False):
+        self.index: dict[str, int] = {}
+        self.counts = np.zeros((1024, 16), dtype=np.uint32)
+        self.first_time: list[int] = []
+        self.n_events = 0
+        self.lines: list[tuple[int, tuple[int, ...], int]] | None = [] if keep_lines else None
+
+    def add(self, blocks: list[str], event: int, time: int) -> None:
+        if event >= self.counts.shape[1]:
+            grow = max(event + 1, 2 * self.counts.shape[1])
+            self.counts = np.pad(self.counts, ((0, 0), (0, grow - self.counts.shape[1])))
+        self.n_events = max(self.n_events, event + 1)
+        rows = []
+        for b in (blocks if len(blocks) == 1 else dict.fromkeys(blocks)):
+            row = self.index.get(b)
+            if row is None:
+                row = self.index[b] = len(self.first_time)
+                self.first_time.append(time)
+                if row >= self.counts.shape[0]:
+                    self.counts = np.pad(self.counts, ((0, self.counts.shape[0]), (0, 0)))
+            self.counts[row, event] += 1
+            rows.append(row)
+        if self.lines is not None:
+            self.lines.append((event, tuple(rows), time))
+
+    @property
+    def n_blocks(self) -> int:
+        return len(self.first_time)
+
+    def matrix(self) -> np.ndarray:
+        return self.counts[: self.n_blocks, : self.n_events]
+
+    def block_ids(self) -> list[str]:
+        return list(self.index)
+
+
+def iter_events(path: Path, parser: TemplateParser) -> Iterator[tuple[int, list[str], int]]:
+    """Stream ``(time, block ids, event index)`` for every line of a raw log naming a block:
+    memory stays flat however long the log is."""
+    findall, parse = BLOCK_RE.findall, parser.parse
+    for _, time, content in iter_log(path):
+        blocks = findall(content)
+        if blocks:
+            yield time, blocks, parse(content)
+
+
+def parse_log(path: Path, parser: TemplateParser | None = None,
+              keep_lines: bool = False) -> tuple[Sessions, TemplateParser]:
+    """Parse a raw loghub HDFS log into block sessions (the parse streams; the sessions grow
+    with the number of blocks, one row of counts each)."""
+    parser = parser or TemplateParser()
+    s = Sessions(keep_lines)
+    add = s.add
+    for time, blocks, event in iter_events(path, parser):
+        add(blocks, event, time)
+    return s, parser
+
+
+def read_structured(path: Path, keep_lines: bool = False) -> tuple[Sessions, list[str]]:
+    """Block sessions from loghub's ``*_structured.csv`` (its own ``EventId`` per line).
+    Returns the sessions and the event templates by event index."""
+    s = Sessions(keep_lines)
+    ids: dict[str, int] = {}
+    templates: list[str] = []
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        need = ["Date", "Time", "Content", "EventId"]
+        _util.require_columns(NAME, path, reader.fieldnames or [], need)
+        for n, row in enumerate(reader, 2):
+            blocks = BLOCK_RE.findall(row["Content"] or "")
+            stamp = (row["Date"] or "").strip() + (row["Time"] or "").strip()
+            if not stamp.isdigit():
+                raise bench.BenchError(f"dataset '{NAME}': {path} line {n}: non-numeric Date/Time "
+                                       f"{stamp!r}; expected loghub's YYMMDD and hhmmss")
+            ev = row["EventId"]
+            if ev not in ids:
+                ids[ev] = len(templates)
+                templates.append(row.get("EventTemplate") or ev)
+            if blocks:
+                s.add(blocks, ids[ev], int(stamp))
+    return s, templates
+
+
+def read_labels(path: Path) -> dict[str, int]:
+    """``BlockId -> 0/1`` from a label CSV (``BlockId,Label``; Label ``Normal``/``Anomaly`` or
+    0/1).  A bad label raises an error naming the file and line."""
+    out: dict[str, int] = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        _util.require_columns(NAME, path, reader.fieldnames or [], ["BlockId", "Label"])
+        for n, row in enumerate(reader, 2):
+            lab = LABEL_WORDS.get(str(row["Label"]).strip().lower())
+            if lab is None:
+                raise bench.BenchError(f"dataset '{NAME}': {path} line {n}: label "
+                                       f"{row['Label']!r} is not Normal/Anomaly or 0/1")
+            out[row["BlockId"].strip()] = lab
+    return out
+
+
+def labels_for(blocks: list[str], labels: dict[str, int], label_path: Path) -> np.ndarray:
+    """Labels of ``blocks`` in order; any block without a label is an error saying how many and
+    which file."""
+    missing = [b for b in blocks if b not in labels]
+    if missing:
+        raise bench.BenchError(
+            f"dataset '{NAME}': {len(missing)} of {len(blocks)} blocks have no label in "
+            f"{label_path} (first: {', '.join(missing[:3])}); pass labels= a file covering them"
+        )
+    return np.fromiter((labels[b] for b in blocks), dtype=np.int8, count=len(blocks))
+
+
+# ----------------------------------------------------------------------------- features
+
+
+def weigh(counts: np.ndarray, features: str, train_rows: int) -> np.ndarray:
+    """``counts`` (raw), ``tfidf`` (count x smoothed inverse document frequency
+    ``log((1 + n) / (1 + df)) + 1`` with ``n`` and ``df`` taken from the first ``train_rows``
+    rows only, so test rows never inform the weights) or ``binary`` (1 where an event occurs in
+    the session: the one-hot per-row view).  tf-idf scales each column by a constant, which the
+    harness's per-feature standardisation undoes: it changes results only with
+    ``--no-standardize``."""
+    x = counts.astype(np.float32)
+    if features == "counts":
+        return x
+    if features == "binary":
+        return (x > 0).astype(np.float32)
+    if features == "tfidf":
+        df = (x[:train_rows] > 0).sum(axis=0)
+        idf = np.log((1.0 + train_rows) / (1.0 + df)) + 1.0
+        return (x * idf).astype(np.float32)
+    raise bench.BenchError(f"dataset '{NAME}': features={features!r}; use counts, tfidf or binary")
+
+
+def _session_series(name: str, counts: np.ndarray, labels: np.ndarray, first_time: np.ndarray,
+                    blocks: list[str], templates: list[str], features: str,
+                    train_end: float, val_end: float, source: str) -> bench.Series:
+    order = np.lexsort((np.arange(len(first_time)), first_time))  # by first event, then line
+    counts, labels, first_time = counts[order], labels[order], first_time[order]
+    tr, va = _util.split_bounds(len(labels), train_end, val_end, NAME, "blocks")
+    return bench.Series(
+        weigh(counts, features, tr), labels, name=name, split=bench.Split(tr, va),
+        timestamps=_times(first_time),
+        meta={"block_ids": [blocks[i] for i in order], "features": list(templates),
+              "weighting": features, "source_file": source,
+              "split_rule": "chronological by each block's first event"},
+    )
+
+
+def _line_series(name: str, s: Sessions, labels: np.ndarray, templates: list[str],
+                 train_end: float, val_end: float, source: str) -> bench.Series:
+    """One row per log line: the one-hot of its event type; label 1 when any block it names is
+    anomalous.  Chronological split by line."""
+    assert s.lines is not None
+    events = np.fromiter((e for e, _, _ in s.lines), dtype=np.int64, count=len(s.lines))
+    x = np.zeros((len(events), s.n_events), dtype=np.float32)
+    x[np.arange(len(events)), events] = 1.0
+    y = np.fromiter((max(labels[r] for r in rows) for _, rows, _ in s.lines), dtype=np.int8,
+                    count=len(events))
+    t = np.fromiter((tm for _, _, tm in s.lines), dtype=np.int64, count=len(events))
+    tr, va = _util.split_bounds(len(y), train_end, val_end, NAME, "lines")
+    return bench.Series(x, y, name=name, split=bench.Split(tr, va), timestamps=_times(t),
+                        meta={"features": list(templates), "view": "lines",
+                              "source_file": source})
+
+
+def _times(t: np.ndarray) -> np.ndarray:
+    """``YYMMDDhhmmss`` integers -> ``datetime64[s]``."""
+    import pandas as pd
+
+    return pd.to_datetime(pd.Series(t).astype(str).str.zfill(12), format="%y%m%d%H%M%S").to_numpy()
+
+
+# ----------------------------------------------------------------------------- deep-loglizer
+
+
+def _open_text(path: Path):
+    if str(path).endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return open(path, newline="", encoding="utf-8")
+
+
+def read_session_file(path: Path, vocab: dict[str, int]) -> tuple[list[str], list[int], list]:
+    """``(block ids, labels, event-index lists)`` of a deep-loglizer session CSV; new templates
+    are added to ``vocab`` in order of first appearance."""
+    blocks, labels, seqs = [], [], []
+    with _open_text(path) as f:
+        reader = csv.DictReader(f)
+        _util.require_columns(NAME, path, reader.fieldnames or [],
+                              ["BlockId", "Label", "n_events", "EventTemplates"])
+        for n, row in enumerate(reader, 2):
+            try:
+                templates = json.loads(row["EventTemplates"])
+                lab = int(row["Label"])
+                n_events = int(row["n_events"])
+            except (ValueError, TypeError):
+                raise bench.BenchError(f"dataset '{NAME}': {path} line {n}: Label and n_events "
+                                       f"must be integers and EventTemplates a JSON list") from None
+            if lab not in (0, 1) or n_events != len(templates):
+                raise bench.BenchError(f"dataset '{NAME}': {path} line {n}: label {lab} (want 0/1),"
+                                       f" n_events {n_events} vs {len(templates)} templates")
+            blocks.append(row["BlockId"])
+            labels.append(lab)
+            seqs.append([vocab.setdefault(t, len(vocab)) for t in templates])
+    return blocks, labels, seqs
+
+
+def _find(folder: Path, stem: str) -> Path:
+    for p in (folder / stem, folder / (stem + ".gz")):
+        if p.exists():
+            return p
+    raise bench.BenchError(f"dataset '{NAME}': {folder} has no {stem}[.gz]; expected "
+                           f"deep-loglizer's session_train.csv and session_test.csv")
+
+
+def load_sessions(folder: Path, features: str, val_frac: float) -> bench.Series:
+    """deep-loglizer's split: its training file (whose last ``val_frac`` rows are the validation
+    range; deep-loglizer draws sessions at random, so the rows are not chronological) then its
+    test file."""
+    train_f, test_f = _find(folder, "session_train.csv"), _find(folder, "session_test.csv")
+    vocab: dict[str, int] = {}
+    b_tr, y_tr, s_tr = read_session_file(train_f, vocab)
+    b_te, y_te, s_te = read_session_file(test_f, vocab)
+    seqs = s_tr + s_te
+    counts = np.zeros((len(seqs), len(vocab)), dtype=np.uint32)
+    for i, seq in enumerate(seqs):
+        np.add.at(counts[i], seq, 1)
+    n_tr = len(s_tr)
+    if not 0.0 <= val_frac < 1.0 or n_tr < 2 or not s_te:
+        raise bench.BenchError(f"dataset '{NAME}': {folder}: need 2+ training and 1+ test sessions "
+                               f"and 0 <= val_frac < 1")
+    tr = max(1, int(round(n_tr * (1 - val_frac))))
+    return bench.Series(
+        weigh(counts, features, tr), np.array(y_tr + y_te, dtype=np.int8),
+        name="sessions", split=bench.Split(tr, n_tr),
+        meta={"block_ids": b_tr + b_te, "features": list(vocab), "weighting": features,
+              "source_file": str(folder),
+              "split_rule": f"deep-loglizer train file (last {val_frac:.0%} = validation), "
+                            f"then its test file"},
+    )
+
+
+# ----------------------------------------------------------------------------- agreement
+
+
+def parser_agreement(log: Path, structured: Path, **parser_kw) -> dict[str, float]:
+    """Compare our Drain parse of a raw log with loghub's ``*_structured.csv`` of the same lines.
+
+    * ``grouping_accuracy``: fraction of lines whose event group (the set of lines sharing its
+      event) is exactly the same set in both parses (the standard log-parsing metric);
+    * ``blocks_identical``: fraction of blocks whose event-count vector is identical once each of
+      our event types is mapped to the loghub event its lines carry (0 unless that mapping is
+      one-to-one);
+    * ``events_ours`` / ``events_loghub``: number of event types each found.
+    """
+    ours, parser = parse_log(Path(log), TemplateParser(**parser_kw), keep_lines=True)
+    ref, _ = read_structured(Path(structured), keep_lines=True)
+    a = np.array([e for e, _, _ in ours.lines])
+    b = np.array([e for e, _, _ in ref.lines])
+    if len(a) != len(b):
+        raise bench.BenchError(f"dataset '{NAME}': {log} has {len(a)} block lines but {structured} "
+                               f"has {len(b)}; they must hold the same lines")
+    same = np.zeros(len(a), dtype=bool)
+    for e in np.unique(a):
+        mine = a == e
+        refs = np.unique(b[mine])
+        if len(refs) == 1 and np.array_equal(mine, b == refs[0]):
+            same |= mine
+    mapping = {int(e): int(np.bincount(b[a == e]).argmax()) for e in np.unique(a)}
+    one_to_one = len(set(mapping.values())) == len(mapping) == ref.n_events
+    identical = 0.0
+    if one_to_one and ours.block_ids() == ref.block_ids():
+        m = np.zeros_like(ref.matrix())
+        m[:, [mapping[e] for e in range(ours.n_events)]] = ours.matrix()
+        identical = float((m == ref.matrix()).all(axis=1).mean())
+    return {"grouping_accuracy": float(same.mean()), "blocks_identical": identical,
+            "events_ours": float(ours.n_events), "events_loghub": float(ref.n_events),
+            "lines": float(len(a)), "blocks": float(ref.n_blocks)}
+
+
+# ----------------------------------------------------------------------------- the factories
+
+
+def _label_file(log: Path, labels: str) -> Path:
+    if labels:
+        p = Path(labels).expanduser()
+        if not p.is_file():
+            raise bench.BenchError(f"dataset '{NAME}': label file {p} not found")
+        return p
+    folder = log.parent
+    for cand in [folder / "anomaly_label.csv", *sorted(folder.glob("*block_labels.csv")),
+                 *sorted(folder.rglob("anomaly_label.csv"))]:
+        if cand.is_file():
+            return cand
+    raise bench.BenchError(f"dataset '{NAME}': no anomaly_label.csv beside {log}; pass "
+                           f"labels=FILE (BlockId,Label)")
+
+
+def _resolve(path: str, source: str) -> Path:
+    if path:
+        return _util.locate(NAME, path, [], "an HDFS log, a *_structured.csv or a session folder")
+    if source == "2k":
+        return SHIPPED_2K
+    if source == "100k":
+        shared = _util.SHARED_DATA / "hdfs" / "deeploglizer_HDFS_100k" / "hdfs_1.0_tar"
+        cands = [SHIPPED_100K, shared]
+        return _util.locate(NAME, None, cands, "deep-loglizer's hdfs_1.0_tar session folder")
+    if source == "v1":
+        return _util.locate(NAME, None, [_util.cache_dir() / "hdfs-v1"],
+                            "the unpacked loghub HDFS_v1 folder (HDFS.log, anomaly_label.csv)",
+                            fetch="hdfs-v1")
+    raise bench.BenchError(f"dataset '{NAME}': source={source!r}; use 2k, 100k or v1 (or path=)")
+
+
+def load(p: Path, *, labels: str = "", features: str = "counts", view: str = "sessions",
+         train_end: float = 0.6, val_end: float = 0.8, val_frac: float = 0.2,
+         sim_th: float = 0.5, depth: int = 4, name: str = NAME) -> tuple[bench.Series, list[Path]]:
+    """Read any of the three forms at ``p``; returns the series and the files it was read from."""
+    if view not in ("sessions", "lines"):
+        raise bench.BenchError(f"dataset '{NAME}': view={view!r}; use sessions or lines")
+    if p.is_dir():
+        if any(p.glob("session_train.csv*")):
+            if view != "sessions":
+                raise bench.BenchError(f"dataset '{NAME}': session files have no lines; "
+                                       f"use view=sessions")
+            return load_sessions(p, features, val_frac), sorted(p.glob("session_*.csv*"))
+        logs = sorted(p.glob("*.log")) or sorted(p.rglob("*.log"))
+        if not logs:
+            raise bench.BenchError(f"dataset '{NAME}': {p} holds no *.log file and no "
+                                   f"session_train.csv")
+        p = logs[0]
+    label_path = _label_file(p, labels)
+    keep = view == "lines"
+    if p.name.endswith("_structured.csv"):
+        sessions, templates = read_structured(p, keep)
+    else:
+        sessions, parser = parse_log(p, TemplateParser(sim_th=sim_th, depth=depth), keep)
+        templates = parser.templates
+    if sessions.n_blocks == 0:
+        raise bench.BenchError(f"dataset '{NAME}': {p} has no line naming a blk_ block")
+    blocks = sessions.block_ids()
+    y = labels_for(blocks, read_labels(label_path), label_path)
+    files = [p, label_path]
+    if keep:
+        return _line_series(name, sessions, y, templates, train_end, val_end, str(p)), files
+    t = np.asarray(sessions.first_time, dtype=np.int64)
+    return _session_series(name, sessions.matrix(), y, t, blocks, templates, features,
+                            train_end, val_end, str(p)), files
+
+
+def hdfs(*, source: str = "2k", path: str = "", labels: str = "", features: str = "counts",
+         view: str = "sessions", train_end: float = 0.6, val_end: float = 0.8,
+         val_frac: float = 0.2, sim_th: float = 0.5, depth: int = 4) -> bench.Dataset:
+    """HDFS_v1 block sessions (loghub): raw log lines parsed into event templates with Drain,
+    grouped by blk_ id into a [blocks, event types] count matrix; block labels from the label file.
+
+    source: 2k (shipped: 2,000 lines sampled over HDFS_v1, 2,200 blocks, 69 anomalous),
+    100k (deep-loglizer sessions of the first 100k lines, 7,940 blocks, its own train/test split),
+    v1 (the full log after `bench fetch hdfs-v1`); path= reads a raw log, a *_structured.csv or a
+    session folder instead.  features: counts | tfidf | binary.  view: sessions | lines (one-hot
+    per log line).  Split: chronological by each block's first event (train_end, val_end
+    fractions), or deep-loglizer's for session files."""
+    p = _resolve(path, source)
+    series, files = load(p, labels=labels, features=features, view=view, train_end=train_end,
+                         val_end=val_end, val_frac=val_frac, sim_th=sim_th, depth=depth)
+    provenance = {
+        "2k": "logpai/loghub @ dd61d09 HDFS/HDFS_2k.log; block labels: the official HDFS_v1 "
+              "anomaly_label.csv (via LogLLM's copy)",
+        "100k": "logpai/deep-loglizer @ 1069a1e: sessions of the first 100k HDFS_v1 lines "
+                "(converted from its pickles to CSV)",
+        "v1": "loghub HDFS_v1 (zenodo record 8196385)",
+    }.get(source, "")
+    return bench.Dataset(
+        NAME, [series], description=_util.describe(hdfs),
+        license=LICENSE, family="logs",
+        provenance=str(p) if path else provenance,
+        meta={"source_sha256": _util.sha256_files(files), "files": [str(f) for f in files],
+              "n_event_types": series.n_features},
+    )
+
+
+def hdfs_synthetic(*, n_blocks: int = 2000, anomaly_rate: float = 0.03, concurrency: int = 32,
+                   seed: int = 0, features: str = "counts", train_end: float = 0.6,
+                   val_end: float = 0.8) -> bench.Dataset:
+    """Seeded HDFS-like log: block lifecycles (allocate, receive, ack, verify, serve, delete)
+    interleaved across concurrent blocks, with anomalous sessions that miss, repeat or fail steps;
+    written as real log lines and read back through the same Drain parser as `hdfs`."""
+    from ._hdfs_gen import write_log
+
+    with tempfile.TemporaryDirectory(prefix="bench-hdfs-") as tmp:
+        log, lab = Path(tmp) / "HDFS.log", Path(tmp) / "anomaly_label.csv"
+        stats = write_log(log, lab, n_blocks=n_blocks, anomaly_rate=anomaly_rate,
+                          concurrency=concurrency, seed=seed)
+        series, _ = load(log, labels=str(lab), features=features, train_end=train_end,
+                         val_end=val_end, name="hdfs-synthetic")
+    return bench.Dataset(
+        "hdfs-synthetic", [series],
+        description=_util.describe(hdfs_synthetic),
+        license="CC0-1.0 (generated)", family="logs",
+        provenance=f"bench.datasets._hdfs_gen, seed={seed}",
+        meta={"lines": stats["lines"], "anomalous_blocks": stats["anomalous"]},
+    )
+
+
+@bench.hookimpl
+def bench_register_datasets(register):
+    register("hdfs", hdfs, default_run=True)
+    register("hdfs-synthetic", hdfs_synthetic)

@@ -1,0 +1,75 @@
+"""The bench.testing conformance suite on every built-in detector and dataset.
+
+Subjects come from the plugin manager, so a new built-in is covered as soon as it is registered.
+Sizes are kept tiny (``PARAMS`` for construction, ``OPTIONS`` for the checks' own data); a
+built-in that breaks a rule is listed in ``EXPECTED_FAILURES`` with the reason until fixed.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import bench.testing as bt
+from bench.plugins import Manager
+
+MANAGER = Manager(blocked=(), only=())
+BUILTIN = sorted(p.name for p in MANAGER.plugins.values() if p.builtin and not p.error)
+
+_TINY_NET = {"epochs": 1, "batch": 32}
+PARAMS = {
+    "dense_ae": {**_TINY_NET, "hidden": (8, 4)},
+    "lstm_ae": {**_TINY_NET, "window": 8, "hidden": 8, "stride": 4},
+    "lstm_forecast": {**_TINY_NET, "window": 8, "hidden": 8},
+    "synthetic": {"n_series": 2, "length": 600},
+    "hdfs-synthetic": {},
+}
+OPTIONS = {name: {"n_train": 240, "n_test": 120} for name in ("dense_ae", "lstm_ae",
+                                                                "lstm_forecast")}
+
+
+def _default_run_params(kind: str) -> dict[str, dict]:
+    """Datasets run by default with parameters (e.g. a shipped sample) are checked with them."""
+    out = {}
+    for e in MANAGER.registry(kind):
+        flag = e.meta.get("default_run")
+        if isinstance(flag, dict):
+            out[e.name] = dict(flag)
+    return out
+
+
+SUBJECTS = bt.registered(MANAGER, plugins=BUILTIN,
+                         params={**_default_run_params("dataset"), **PARAMS}, options=OPTIONS)
+#: plugins whose checks take seconds each (JAX compiles per fit): marked slow
+SLOW_PLUGINS = {"autoencoders"}
+FAST = [s for s in SUBJECTS if s.plugin not in SLOW_PLUGINS]
+SLOW = [s for s in SUBJECTS if s.plugin in SLOW_PLUGINS]
+
+#: "NAME-check_name" or "check_name": why it fails (reported to the plugin's owner)
+EXPECTED_FAILURES: dict[str, str] = {}
+
+
+def test_every_builtin_is_covered():
+    names = {s.name for s in SUBJECTS}
+    assert {"kde", "iforest", "hpc", "synthetic"} <= names
+    for kind in ("detector", "dataset"):
+        for e in MANAGER.registry(kind):
+            if e.plugin in BUILTIN:
+                assert e.name in names
+
+
+@bt.parametrize_with_checks(FAST, expected_failures=EXPECTED_FAILURES)
+def test_builtin_conforms(subject, check):
+    check(subject)
+
+
+@pytest.mark.slow
+@bt.parametrize_with_checks(SLOW, expected_failures=EXPECTED_FAILURES)
+def test_builtin_conforms_slow(subject, check):
+    check(subject)
+
+
+@pytest.mark.parametrize("name", ["kde", "iforest"])
+def test_check_detector_passes_whole(name):
+    e = MANAGER.get("detector", name)
+    passed = bt.check_detector(e.factory, name=name, plugin=e.plugin)
+    assert passed == [c.__name__ for c in bt.DETECTOR_CHECKS]

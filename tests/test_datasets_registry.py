@@ -1,0 +1,52 @@
+"""Every dataset family is a registered plugin with a description, and every dataset that ships
+its data runs end to end with the isolation forest and KDE baselines."""
+
+from __future__ import annotations
+
+import math
+
+from bench import api
+from bench.cli import main
+from bench.plugins import Manager
+
+FAMILIES = ["hdfs", "hdfs-synthetic", "yahoo", "yahoo-synthetic", "telemetry", "nab", "smap",
+            "msl"]
+SHIPPED = ["hdfs", "hdfs:source=100k", "nab:sample=true", "smap:sample=true", "msl:sample=true",
+           "telemetry:sample=true", "hdfs-synthetic:n_blocks=600",
+           "yahoo-synthetic:n_series=1,length=600"]
+
+
+def test_list_datasets_shows_every_family_with_a_description(capsys):
+    try:
+        main(["list", "datasets", "--json"])
+    except SystemExit as exc:
+        assert exc.code == 0
+    import json
+
+    listed = {d["name"]: d for d in json.loads(capsys.readouterr()[0])}
+    for name in FAMILIES:
+        assert name in listed, name
+        assert len(listed[name]["description"]) > 40, name
+
+
+def test_default_run_uses_the_small_shipped_samples_only():
+    specs = {s.name: s.params for s in api.default_specs(Manager(), "dataset")}
+    assert specs["hdfs"] == {}
+    for name in ("nab", "smap", "msl", "telemetry"):
+        assert specs[name]["sample"] is True
+    manager = Manager()
+    sizes = {name: sum(len(s) for s in manager.get("dataset", name).factory(**specs[name]))
+             for name in ("nab", "smap", "msl", "telemetry")}
+    assert sizes == {"nab": 1127, "smap": 11455, "msl": 2815, "telemetry": 124}
+    for name in ("yahoo", "yahoo-synthetic", "hdfs-synthetic"):
+        assert name not in specs
+
+
+def test_shipped_datasets_run_with_iforest_and_kde():
+    rec = api.run(api.plan(SHIPPED, ["iforest", "kde"]), out=None)
+    assert len(rec["cells"]) == 2 * len(SHIPPED)
+    for c in rec["cells"]:
+        assert c["status"] == "ok", (c["dataset"], c["detector"], c.get("error"))
+        auc = c["evaluations"][0]["metrics"]["roc_auc"]
+        assert math.isnan(auc) or 0.0 <= auc <= 1.0
+        assert c["dataset_fingerprint"]

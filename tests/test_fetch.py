@@ -1,0 +1,163 @@
+"""`bench fetch`: download, checksum, cache and the loaders reading the cache, against a local
+HTTP server on 127.0.0.1 (nothing here reaches the internet)."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+from bench.datasets import _util, hdfs, nab, smap
+
+import bench
+from bench import fetch
+from bench.cli import main
+
+SHARED = Path(__file__).parents[1] / ".." / "shared" / "data"
+needs_shared = pytest.mark.skipif(not (SHARED / "smap").is_dir() or not (SHARED / "nab").is_dir(),
+                                  reason="../shared/data not present")
+
+
+class _Server:
+    """A static file server for ``root`` on 127.0.0.1 that counts the requests it answers."""
+
+    def __init__(self, root: Path):
+        self.requests: list[str] = []
+        log = self.requests
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                log.append(self.path)
+                super().do_GET()
+
+            def log_message(self, *args):
+                pass
+
+        handler = functools.partial(Handler, directory=str(root))
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def serve():
+    servers = []
+
+    def start(root: Path) -> _Server:
+        servers.append(_Server(root))
+        return servers[-1]
+
+    yield start
+    for s in servers:
+        s.close()
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """An empty BENCH_DATA cache, and no ../shared/data fallback for the loaders."""
+    monkeypatch.setenv("BENCH_DATA", str(tmp_path / "cache"))
+    monkeypatch.setattr(_util, "SHARED_DATA", tmp_path / "no-shared-data")
+    monkeypatch.delenv(fetch.MIRROR_ENV, raising=False)
+    return tmp_path / "cache"
+
+
+def run_cli(capsys, *argv):
+    try:
+        main(list(argv))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    return (code, *capsys.readouterr())
+
+
+@needs_shared
+def test_fetch_checks_caches_and_the_loaders_read_the_cache(serve, cache):
+    with pytest.raises(bench.BenchError, match="bench fetch smap"):
+        smap.msl()
+    server = serve(SHARED)
+    folder = fetch.fetch("msl", mirror=server.url, quiet=True)  # alias of smap
+    assert folder == cache / "smap"
+    assert fetch.sha256_file(folder / "SMAP.tar.gz") == fetch.resolve("smap").files[0].sha256
+    assert len(server.requests) == 2 and not list(folder.glob("*.part"))
+    ds = smap.msl()
+    assert len(ds) == 27 and ds.series[0].meta["source_file"].startswith(str(cache))
+    fetch.fetch("smap", mirror=server.url, quiet=True)
+    assert len(server.requests) == 2  # cached files with the right hash are not downloaded
+    fetch.fetch("smap", mirror=server.url, quiet=True, force=True)
+    assert len(server.requests) == 4
+
+
+@needs_shared
+def test_cli_fetch_nab_with_env_mirror(serve, cache, capsys, monkeypatch):
+    server = serve(SHARED)
+    monkeypatch.setenv(fetch.MIRROR_ENV, server.url)
+    code, out, err = run_cli(capsys, "fetch", "nab")
+    assert code == 0, err
+    assert str(cache / "nab") in out and "62/62 files" in err
+    ds = nab.nab()
+    assert len(ds) == 58 and ds.meta["root"] == str(cache / "nab")
+
+
+def test_checksum_mismatch_keeps_nothing(serve, cache, tmp_path):
+    (tmp_path / "mirror" / "smap").mkdir(parents=True)
+    (tmp_path / "mirror" / "smap" / "SMAP.tar.gz").write_bytes(b"corrupted")
+    server = serve(tmp_path / "mirror")
+    with pytest.raises(bench.BenchError, match="SMAP.tar.gz: checksum mismatch"):
+        fetch.fetch("smap", mirror=server.url, quiet=True)
+    assert not list((cache / "smap").glob("SMAP.tar.gz*"))
+
+
+def test_http_error_names_the_url(serve, cache, tmp_path):
+    (tmp_path / "empty").mkdir()
+    server = serve(tmp_path / "empty")
+    with pytest.raises(bench.BenchError, match=r"/nab/LICENSE.txt: HTTP 404"):
+        fetch.fetch("nab", mirror=server.url, quiet=True)
+
+
+def test_unpublished_checksum_is_recorded_then_enforced_and_zip_unpacked(serve, cache, tmp_path):
+    """hdfs-v1 (zenodo) has no published checksum: the first download's SHA-256 is recorded and
+    checked afterwards; the zip is unpacked and `hdfs:source=v1` reads it from the cache."""
+    mirror = tmp_path / "mirror" / "hdfs-v1"
+    mirror.mkdir(parents=True)
+    src = Path(hdfs.__file__).parent / "data" / "hdfs"
+    with zipfile.ZipFile(mirror / "HDFS_v1.zip", "w") as z:
+        z.write(src / "HDFS_2k.log", "HDFS.log")
+        z.write(src / "HDFS_2k_block_labels.csv", "preprocessed/anomaly_label.csv")
+    server = serve(tmp_path / "mirror")
+    folder = fetch.fetch("hdfs-v1", mirror=server.url, quiet=True)
+    assert (folder / ".sha256.json").is_file() and (folder / "HDFS.log").is_file()
+    ds = hdfs.hdfs(source="v1")
+    assert ds.series[0].values.shape == (2200, 14)
+    shutil.copy(src / "HDFS_2k.log", mirror / "HDFS_v1.zip")  # the upstream file changes
+    with pytest.raises(bench.BenchError, match="checksum mismatch"):
+        fetch.fetch("hdfs-v1", mirror=server.url, quiet=True, force=True)
+
+
+def test_cli_list_and_refusals(capsys, cache):
+    code, out, _ = run_cli(capsys, "fetch", "--list")
+    assert code == 0
+    for name in ("nab", "telemetry", "smap", "msl", "hdfs-v1"):
+        assert name in out
+    code, _, err = run_cli(capsys, "fetch", "yahoo")
+    assert code == 1 and "Webscope" in err and err.count("\n") == 1
+    code, _, err = run_cli(capsys, "fetch", "nope")
+    assert code == 1 and "fetchable: hdfs-v1, msl, nab, smap, telemetry" in err
+
+
+def test_every_source_file_has_a_checksum_except_the_trusted_on_first_use_one():
+    srcs, aliases = fetch.sources()
+    assert set(srcs) == {"nab", "telemetry", "smap", "hdfs-v1"} and aliases == {"msl": "smap"}
+    assert len(srcs["nab"].files) == 62 and len(srcs["telemetry"].files) == 625
+    for name, s in srcs.items():
+        for f in s.files:
+            assert (f.sha256 is None) == (name == "hdfs-v1"), f.path
+            assert s.url(f).startswith("https://")
