@@ -23,6 +23,9 @@ ACTIVATIONS = {
 
 _glorot = nnx.initializers.glorot_uniform()
 
+#: time steps per iteration of the LSTM scan (partial unrolling; full unrolling compiles slowly)
+UNROLL = 1
+
 
 def _dropout(h: jax.Array, rate: float, key: jax.Array | None) -> jax.Array:
     if key is None or rate <= 0:
@@ -128,7 +131,7 @@ class LSTM(nnx.Module):
             return (h, c), h
 
         xs = None if length is not None else jnp.swapaxes(proj, 0, 1)
-        (h, _), hs = jax.lax.scan(step, (h0, h0), xs, length=length)
+        (h, _), hs = jax.lax.scan(step, (h0, h0), xs, length=length, unroll=UNROLL)
         return jnp.swapaxes(hs, 0, 1), h
 
 

@@ -298,7 +298,7 @@ class LSTMAE(_Neural):
     name = "lstm_ae"
 
     def __init__(self, *, window: int = 32, hidden: int = 32, latent: int = 0,
-                 loss: Loss = "mse", stride: int = 4, epochs: int = 20, batch: int = 64,
+                 loss: Loss = "mse", stride: int = 4, epochs: int = 10, batch: int = 64,
                  lr: float = 1e-3, patience: int = 3, val_fraction: float = 0.1,
                  stop_on: StopOn = "split", score_batch: int = 1024):
         self.window = window
@@ -350,7 +350,7 @@ class LSTMForecast(_Neural):
     name = "lstm_forecast"
 
     def __init__(self, *, window: int = 32, hidden: int = 32, noise: float = 0.0,
-                 loss: Loss = "mse", stride: int = 1, epochs: int = 20, batch: int = 64,
+                 loss: Loss = "mse", stride: int = 2, epochs: int = 10, batch: int = 64,
                  lr: float = 1e-3, patience: int = 3, val_fraction: float = 0.1,
                  stop_on: StopOn = "split", score_batch: int = 2048):
         self.window = window

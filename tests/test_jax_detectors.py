@@ -1,0 +1,189 @@
+"""The JAX / Flax NNX detectors: shapes, parameter counts, smoke tests, determinism, pickling,
+windows, compile reuse, and quality on the shipped datasets (synthetic and the HPC course)."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from bench.detectors import _jax_train as jt
+from bench.detectors.autoencoders import LSTMAE, DenseAE, LSTMForecast
+
+import bench
+from bench.params import Spec
+from bench.plugins import Manager
+from bench.runner import Cell, run_cell
+from bench.windows import windows_to_steps
+
+TINY = {"epochs": 2, "batch": 32}
+MODELS = {
+    "dense_rows": lambda **kw: DenseAE(hidden=(8, 4), window=0, **{**TINY, **kw}),
+    "dense_window": lambda **kw: DenseAE(hidden=(8, 4), window=6, stride=2, **{**TINY, **kw}),
+    "lstm_ae": lambda **kw: LSTMAE(window=6, hidden=8, stride=2, **{**TINY, **kw}),
+    "lstm_forecast": lambda **kw: LSTMForecast(window=6, hidden=8, **{**TINY, **kw}),
+}
+
+
+def _data(t: int = 300, f: int = 3, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = np.sin(np.arange(t) / 8.0)[:, None] * np.ones((1, f))
+    return (base + 0.1 * rng.normal(size=(t, f))).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_shapes_and_explain_sums_to_score(name):
+    X = _data()
+    det = MODELS[name]().fit(X[:200], seed=0)
+    s, e = det.score(X), det.explain(X)
+    assert s.shape == (300,) and e.shape == (300, 3)
+    assert np.isfinite(s).all() and (s >= 0).all()
+    np.testing.assert_allclose(e.sum(axis=1), s, rtol=1e-5)
+    assert det.device_.startswith(("cpu", "gpu", "tpu"))
+    assert det.epochs_ <= 2 and 0 <= det.best_epoch_ < det.epochs_
+
+
+def test_mae_score_is_mean_of_explain():
+    X = _data()
+    det = MODELS["dense_rows"](loss="mae").fit(X[:200])
+    np.testing.assert_allclose(det.explain(X).mean(axis=1), det.score(X), rtol=1e-5)
+
+
+def test_parameter_counts():
+    X = _data(f=159)
+    # the HPC course model: 159 -> 64 -> 159
+    assert DenseAE(hidden=64, window=0, epochs=1).fit(X).n_params_ == 159 * 64 + 64 + 64 * 159 + 159
+    # the log seed's model: 128-32-16-8-16-32-128
+    sizes = [128, 32, 16, 8, 16, 32, 128]
+    want = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    assert DenseAE(hidden=(32, 16, 8), window=0, epochs=1).fit(X[:, :128]).n_params_ == want
+    # LSTM: 4 gates x (input + recurrent kernels + one bias)
+    lstm = 4 * (1 * 8 + 8 * 8 + 8)
+    dec = 4 * (8 * 8 + 8 * 8 + 8)
+    assert LSTMAE(window=6, hidden=8, epochs=1).fit(X[:, :1]).n_params_ == lstm + dec + 8 + 1
+    assert LSTMForecast(window=6, hidden=8, epochs=1).fit(X[:, :1]).n_params_ == lstm + 8 + 1
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_one_epoch_smoke_and_pickle(name):
+    X = _data()
+    det = MODELS[name](epochs=1)
+    det = pickle.loads(pickle.dumps(det))  # picklable before fit
+    det.fit(X[:200], seed=1)
+    assert det.epochs_ == 1 and len(det.history_["train_loss"]) == 1
+    again = pickle.loads(pickle.dumps(det))  # and after: weights are numpy arrays
+    np.testing.assert_array_equal(again.score(X), det.score(X))
+
+
+def test_deterministic_for_a_seed_and_different_across_seeds():
+    X = _data()
+    s0 = MODELS["lstm_ae"]().fit(X[:200], seed=3).score(X)
+    s1 = MODELS["lstm_ae"]().fit(X[:200], seed=3).score(X)
+    s2 = MODELS["lstm_ae"]().fit(X[:200], seed=4).score(X)
+    np.testing.assert_array_equal(s0, s1)
+    assert not np.array_equal(s0, s2)
+    d = [MODELS["dense_rows"](dropout=0.2).fit(X[:200], seed=5).score(X) for _ in range(2)]
+    np.testing.assert_array_equal(d[0], d[1])
+
+
+def test_chunked_scoring_equals_one_chunk():
+    X = _data(t=500)
+    for name in ("dense_window", "lstm_ae", "lstm_forecast"):
+        det = MODELS[name]().fit(X[:200])
+        big = det.score(X)
+        det.score_batch = 16  # 500 samples in chunks of 16
+        np.testing.assert_allclose(det.score(X), big, rtol=1e-5, atol=1e-7)
+
+
+def test_window_mapping_matches_bench_windows():
+    rng = np.random.default_rng(0)
+    per_pos = rng.uniform(size=(45, 6))
+    import jax.numpy as jnp
+
+    summed = np.asarray(jt._diag_sum(jnp.asarray(per_pos)))
+    np.testing.assert_allclose(summed / jt.window_counts(50, 6),
+                               windows_to_steps(per_pos, 50, 6), rtol=1e-6)
+
+
+def test_series_of_nearby_lengths_reuse_compiled_programs():
+    first = MODELS["lstm_ae"]().fit(_data(t=410)[:400])
+    first.score(_data(t=410))
+    second = MODELS["lstm_ae"]().fit(_data(t=450, seed=1)[:430])
+    second.score(_data(t=450, seed=1))
+    assert first.compiles_ >= 0 and second.compiles_ == 0
+    assert jt.compile_count() >= 3
+
+
+def test_early_stopping_modes():
+    X = _data(t=400)
+    none = MODELS["dense_rows"](epochs=5, stop_on="none").fit(X)
+    assert none.epochs_ == 5 and none.stopped_on_ == "none" and not none.history_["val_loss"]
+    split = MODELS["dense_rows"](epochs=5).fit(X)
+    assert split.stopped_on_ == "split" and len(split.history_["val_loss"]) == split.epochs_
+    assert split.history_["val_loss"][split.best_epoch_] == min(split.history_["val_loss"])
+    val = MODELS["dense_rows"](epochs=5, stop_on="val").fit(X[:300], X_val=X[300:])
+    assert val.stopped_on_ == "val"
+    fallback = MODELS["dense_rows"](epochs=5, stop_on="val").fit(X[:300])
+    assert fallback.stopped_on_ == "split"
+
+
+def test_pca_and_l1_and_activations():
+    X = _data(f=6)
+    det = DenseAE(hidden=(4,), window=0, pca=3, l1=1e-3, activation="tanh",
+                  out_activation="linear", **TINY).fit(X[:200])
+    assert det.pca_components_.shape == (3, 6)
+    assert det.explain(X).shape == (300, 6) and np.isfinite(det.score(X)).all()
+
+
+def test_auto_window_for_univariate_input():
+    det = DenseAE(hidden=(8, 4), **TINY).fit(_data(f=1))
+    assert det.window_ == 32
+    assert DenseAE(hidden=(8, 4), **TINY).fit(_data(f=8)).window_ == 0
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: DenseAE(activation="gelu"), "activation"),
+    (lambda: DenseAE(pca=9, window=0), "pca"),
+    (lambda: LSTMAE(window=500), "window"),
+    (lambda: LSTMForecast(epochs=0), "epochs"),
+])
+def test_bad_parameters_are_one_line_bench_errors(make, message):
+    with pytest.raises(bench.BenchError, match=message):
+        make().fit(_data(t=100))
+
+
+def test_score_before_fit_is_a_bench_error():
+    with pytest.raises(bench.BenchError, match="fit"):
+        LSTMAE().score(_data())
+
+
+def test_registered_as_plugin():
+    m = Manager()
+    for name in ("dense_ae", "lstm_ae", "lstm_forecast"):
+        assert m.get("detector", name).plugin == "autoencoders"
+
+
+def _cell(dataset, detector, **kw):
+    return run_cell(Cell(0, Spec(dataset), detector, metrics=["roc_auc"], **kw))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["dense_ae", "lstm_ae", "lstm_forecast"])
+def test_beats_random_on_synthetic(name):
+    out = _cell("synthetic", Spec(name))
+    assert out["status"] == "ok", out.get("error")
+    auc = out["evaluations"][0]["metrics"]["roc_auc"]
+    assert auc > 0.7, f"{name}: ROC-AUC {auc:.3f} on synthetic (random: 0.5)"
+
+
+@pytest.mark.slow
+def test_hpc_course_protocol_cost():
+    """dense_ae 159 -> 64 relu -> 159, MSE, batch 32, <= 30 epochs, patience 3 on the last 10 % of
+    the training rows; min_cost over linspace(1e4, 2e5, 200); event cost 1/5/12."""
+    out = _cell("hpc", Spec("dense_ae", {"hidden": "64", "batch": "32", "epochs": "30",
+                                         "patience": "3"}),
+                thresholds=[Spec("min_cost", {"grid": "linspace:1e4:2e5:200"})],
+                costs=[Spec("event", {"c_alarm": "1", "c_missed": "5", "tolerance": "12"})])
+    assert out["status"] == "ok", out.get("error")
+    cost = out["evaluations"][0]["costs"]["event"]["test"]
+    assert 265 <= cost <= 275, cost
