@@ -118,8 +118,8 @@ def run(ctx, datasets, detectors, thresholds, costs, metrics, seeds, train_on, n
     click.echo(render(record, fmt, manager), nl=False)
     if not quiet:
         reused = sum(bool(c.get("reused")) for c in record["cells"])
-        _log(f"bench: {prog.summary()}" + (f", {reused} re-evaluated from the score store" if reused else "")
-             + f"; record: {record.get('_path')}")
+        note = f", {reused} re-evaluated from the score store" if reused else ""
+        _log(f"bench: {prog.summary()}{note}; record: {record.get('_path')}")
 
 
 @cli.command()
