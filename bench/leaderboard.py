@@ -14,7 +14,7 @@ from tabulate import tabulate, tabulate_formats
 
 from .plugins import Manager, get_manager
 
-EXTRA_FORMATS = ("csv", "json")
+EXTRA_FORMATS = ("csv", "json", "markdown")  # markdown = tabulate's "pipe"
 #: metrics the overall table ranks by, when the run computed them
 RANK_METRICS = ("roc_auc", "pr_auc", "f1")
 FORMATS = tuple(sorted(set(tabulate_formats) | set(EXTRA_FORMATS)))
@@ -249,9 +249,10 @@ def render(record: dict[str, Any], fmt: str = "github", manager: Manager | None 
         return _csv(record)
     manager = manager or get_manager()
     parts = []
+    table_fmt = "pipe" if fmt == "markdown" else fmt
     for title, headers, body in [*dataset_tables(record, manager), overall_table(record, manager)]:
         parts.append(_title(title, fmt))
-        parts.append(tabulate(body, headers=headers, tablefmt=fmt, disable_numparse=True))
+        parts.append(tabulate(body, headers=headers, tablefmt=table_fmt, disable_numparse=True))
         parts.append("")
     return "\n".join(parts)
 

@@ -46,6 +46,7 @@ def test_run_tables_and_leaderboard_reprint(capsys, tmp_path):
     assert "### synthetic" in out and "### overall" in out
     assert re.search(r"\| (iforest|kde) +\| [01]\.\d{3}", out)
     for fmt, marker in (("latex", r"\begin{tabular}"), ("html", "<table>"), ("csv", "dataset,"),
+                        ("markdown", "|:-"),
                         ("json", '"dataset": "synthetic"')):
         code, out2, _ = run_cli(capsys, "leaderboard", str(tmp_path), "--format", fmt)
         assert code == 0 and marker in out2, fmt
