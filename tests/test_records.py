@@ -177,3 +177,11 @@ def test_ctrl_c_keeps_finished_cells_and_marks_the_rest_interrupted(tmp_path):
     assert rec["status"] == "interrupted"
     assert [c["status"] for c in rec["cells"]] == ["ok", "ok", "interrupted", "interrupted"]
     assert "rerun the same command to resume" in rec["cells"][2]["error"]
+
+
+def test_records_are_ordinary_readable_files(tmp_path):
+    p = tmp_path / "r.json"
+    records.write_atomic(p, "{}")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert p.stat().st_mode & 0o777 == 0o666 & ~mask
