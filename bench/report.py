@@ -156,10 +156,9 @@ def ranking_plot(record: dict[str, Any], manager: Manager) -> tuple[str, str] | 
     significantly different."""
     import matplotlib.pyplot as plt
 
-    title, headers, body = overall_table(record, manager)
+    _, _, body = overall_table(record, manager)
     if len(body) < 2:
         return None
-    rank_col = headers.index("mean rank")
     # per-dataset ranks on the same criteria as the table, recomputed per dataset
     from .leaderboard import RANK_METRICS, _rank, rows
 
@@ -201,7 +200,6 @@ def ranking_plot(record: dict[str, Any], manager: Manager) -> tuple[str, str] | 
     ax.set_title("ranking (mean of ROC-AUC, PR-AUC, F1 per dataset)", fontsize=9)
     fig.tight_layout()
     note = f"{k} detectors, {n_ds} datasets" + (f", CD = {cd:.2f}" if cd else "")
-    del rank_col
     return _png(fig), note
 
 
