@@ -3,20 +3,9 @@ import re
 from pathlib import Path
 
 import pytest
-
-from bench.cli import main
+from cli_helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def run_cli(capsys, *argv):
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_run_seed_figure_as_json(capsys, tmp_path):

@@ -2,10 +2,10 @@ import copy
 import json
 
 import numpy as np
+from cli_helpers import run_cli
 
 import bench
 from bench import api
-from bench.cli import main
 from bench.compare import compare
 from bench.plugins import Manager
 
@@ -48,14 +48,6 @@ def _manager(noise_default):
     return m
 
 
-def _exit_code(argv):
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return exc.code
-    return 0
-
-
 def _run(m, tmp_path, name, seeds=(0,)):
     cells = api.plan(["synthetic:n_series=2,length=1000"], ["dist"], seeds=seeds, manager=m)
     return api.run(cells, out=tmp_path / name, manager=m)
@@ -71,9 +63,12 @@ def test_worse_default_is_named_and_exits_1_then_revert_exits_0(tmp_path, capsys
     assert "detector params changed (noise: 0.0 -> 3.0)" in next(iter(cmp.notes.values()))
     reverted = _run(_manager(0.0), tmp_path, "reverted")
     assert not compare(base, reverted, manager=_manager(0.0)).regressed
+    outs = []
     for head, code in ((tmp_path / "worse", 1), (tmp_path / "reverted", 0)):
-        assert _exit_code(["compare", str(tmp_path / "base"), str(head)]) == code
-    out = capsys.readouterr().out
+        got, out, _ = run_cli(capsys, "compare", str(tmp_path / "base"), str(head))
+        assert got == code
+        outs.append(out)
+    out = "".join(outs)
     assert "| -  | synthetic(length=1000,n_series=2) x dist @ min_cost | roc_auc" in out
 
 
@@ -139,8 +134,9 @@ def test_corrupt_record_in_a_directory_is_skipped_with_its_path(tmp_path, capsys
     m = _manager(0.0)
     _run(m, tmp_path, "a")
     (tmp_path / "a" / "zzzz.json").write_text('{"schema": 2, "cel')
-    assert _exit_code(["compare", str(tmp_path / "a"), str(tmp_path / "a")]) == 0
-    assert "skipped: run record" in capsys.readouterr().err
+    code, _, err = run_cli(capsys, "compare", str(tmp_path / "a"), str(tmp_path / "a"))
+    assert code == 0
+    assert "skipped: run record" in err
 
 
 def test_history_table_marks_moves(tmp_path, capsys):
@@ -152,7 +148,8 @@ def test_history_table_marks_moves(tmp_path, capsys):
     rec["cells"][0]["evaluations"][0]["metrics"]["f1"] = 0.0
     (tmp_path / "h" / "later.json").write_text(json.dumps(rec))
     plot = tmp_path / "hist.png"
-    assert _exit_code(["history", "f1", "--dir", str(tmp_path / "h"), "--plot", str(plot)]) == 0
-    out = capsys.readouterr().out
+    code, out, _ = run_cli(capsys, "history", "f1", "--dir", str(tmp_path / "h"), "--plot",
+                           str(plot))
+    assert code == 0
     assert "abc123" in out and out.count("moved") == 1
     assert plot.stat().st_size > 5000

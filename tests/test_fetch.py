@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from bench.datasets import _util, hdfs, nab, smap
+from cli_helpers import run_cli
 
 import bench
 from bench import fetch
-from bench.cli import main
 
 SHARED = Path(__file__).parents[1] / ".." / "shared" / "data"
 needs_shared = pytest.mark.skipif(not (SHARED / "smap").is_dir() or not (SHARED / "nab").is_dir(),
@@ -68,15 +68,6 @@ def cache(tmp_path, monkeypatch):
     monkeypatch.setattr(_util, "SHARED_DATA", tmp_path / "no-shared-data")
     monkeypatch.delenv(fetch.MIRROR_ENV, raising=False)
     return tmp_path / "cache"
-
-
-def run_cli(capsys, *argv):
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    return (code, *capsys.readouterr())
 
 
 @needs_shared

@@ -9,10 +9,10 @@ import sys
 
 import numpy as np
 import pytest
+from cli_helpers import run_cli
 
 import bench
 from bench import api, plugins
-from bench.cli import main
 from bench.plugins import DEFAULT_PLUGINS, Manager
 
 pytest_plugins = ["bench.testing.pytest_plugin"]
@@ -34,17 +34,6 @@ class Const:
 class Exploding:
     def __init__(self, *, size: int = 3):
         raise RuntimeError("boom in __init__")
-
-
-def cli(capsys, *argv):
-    """Run the CLI in this process: (exit code, stdout, stderr)."""
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def plugin_registering(**detectors):
@@ -117,13 +106,13 @@ def test_allow_list_keeps_builtins_and_drops_other_plugins(monkeypatch):
 
 
 def test_cli_p_no_blocks(capsys):
-    code, listed, _ = cli(capsys, "-p", "no:kde", "list", "detectors", "--json")
+    code, listed, _ = run_cli(capsys, "-p", "no:kde", "list", "detectors", "--json")
     assert code == 0
     assert '"kde"' not in listed and '"iforest"' in listed
 
 
 def test_cli_bad_p_is_one_line(capsys):
-    code, _, err = cli(capsys, "-p", "kde", "plugins")
+    code, _, err = run_cli(capsys, "-p", "kde", "plugins")
     assert code == 1 and "write -p no:NAME" in err
 
 
@@ -267,7 +256,7 @@ def test_trace_env_and_cli_option(monkeypatch, capsys):
     assert Manager().trace
     monkeypatch.delenv("BENCH_TRACE")
     assert not Manager().trace
-    code, _, err = cli(capsys, "--trace-hooks", "list", "detectors")
+    code, _, err = run_cli(capsys, "--trace-hooks", "list", "detectors")
     assert code == 0 and "bench_register_detectors -> plugin 'iforest'" in err
 
 
