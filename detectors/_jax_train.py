@@ -319,7 +319,7 @@ def errors(prog: Program, leaves: list[np.ndarray], series: np.ndarray, n_sample
 
     for s0 in range(0, n_samples, c):
         n = min(c, n_samples - s0)
-        block = jax.device_put(pad_rows(series[s0:s0 + n + length - 1], c + length - 1))
+        block = pad_rows(series[s0:s0 + n + length - 1], c + length - 1)
         valid = ones if n == c else jnp.asarray((np.arange(c) < n).astype(np.float32))
         res = prog.errors(params, block, valid, pj, mode=mode)
         if pending is not None:

@@ -64,37 +64,54 @@ def test_parameter_counts():
     assert LSTMForecast(window=6, hidden=8, epochs=1).fit(X[:, :1]).n_params_ == lstm + 8 + 1
 
 
-@pytest.mark.parametrize("repeated", [False, True])
-def test_lstm_scan_matches_the_textbook_cell_and_its_autodiff_gradient(repeated):
-    """The fused-gate recurrence and its hand-written gradient against the plain LSTM cell
-    (sigmoid gates) differentiated by JAX, for a sequence input and a repeated one (the
-    decoder's); a wrong sign or a missing term in the backward pass fails this."""
+@pytest.mark.parametrize("mode", ["inline", "hoisted", "repeated", "last_only"])
+def test_lstm_layer_matches_the_textbook_cell_and_its_autodiff_gradient(mode):
+    """The LSTM layer (fused gates, hand-written gradient; inputs projected inside the loop,
+    before it, or once for a repeated input; the last state only, as an encoder asks) against
+    the plain cell with sigmoid gates
+    differentiated by JAX: values and the gradients of every kernel, the bias and the inputs.
+    A wrong sign or a missing term in the backward pass fails this."""
     import jax
     import jax.numpy as jnp
     from bench.detectors import _jax_models as m
+    from flax import nnx
 
     rng = np.random.default_rng(3)
-    h, b, t = 16, 8, 12
-    wh = jnp.asarray(rng.normal(size=(h, 4 * h)).astype(np.float32) * 0.3)
-    proj = jnp.asarray(rng.normal(size=(b, 4 * h) if repeated else (t, b, 4 * h)), jnp.float32)
-    target = jnp.asarray(rng.normal(size=(t, b, h)), jnp.float32)
-    scale = m._gate_scale(h)
+    n_in = {"inline": 2, "hoisted": 6, "repeated": 3, "last_only": 1}[mode]
+    assert (n_in <= m.INLINE_INPUTS) == (mode != "hoisted")
+    hidden, b, t = 16, 8, 12
+    graphdef, state = nnx.split(m.LSTM(n_in, hidden, rngs=nnx.Rngs(0)))
+    params = {"wi": rng.normal(size=(n_in, 4 * hidden)) * 0.5,
+              "wh": rng.normal(size=(hidden, 4 * hidden)) * 0.3,
+              "b": rng.normal(size=4 * hidden) * 0.5}
+    params = {k: jnp.asarray(v, jnp.float32) for k, v in params.items()}
+    assert set(params) == set(nnx.to_pure_dict(state))
+    x = jnp.asarray(rng.normal(size=(b, n_in) if mode == "repeated" else (t, b, n_in)),
+                    jnp.float32)
+    target = jnp.asarray(rng.normal(size=(t, b, hidden)), jnp.float32)
+    weight = jnp.arange(1, t + 1, dtype=jnp.float32)[:, None, None]
+    if mode == "last_only":
+        target, weight = target[-1], 1.0
 
-    def fused(wh, p):
-        return m.lstm_scan(wh * scale, p * scale, t if repeated else None)
+    def ours(p, x):
+        st = jax.tree.map(lambda v: v, state)
+        nnx.replace_by_pure_dict(st, p)
+        return nnx.merge(graphdef, st)(x, length=t if mode == "repeated" else None,
+                                       last_only=mode == "last_only")
 
-    def textbook(wh, p):
-        return m.lstm_reference(wh, jnp.broadcast_to(p, (t, b, 4 * h)) if repeated else p)
+    def textbook(p, x):
+        xs = jnp.broadcast_to(x, (t, b, n_in)) if mode == "repeated" else x
+        hs = m.lstm_reference(p["wh"], xs @ p["wi"] + p["b"])
+        return hs[-1] if mode == "last_only" else hs
 
     def loss(f):
-        return lambda wh, p: (jnp.square(f(wh, p) - target) * jnp.arange(1, t + 1)[:, None,
-                                                                                  None]).sum()
+        return lambda p, x: (jnp.square(f(p, x) - target) * weight).sum()
 
-    np.testing.assert_allclose(fused(wh, proj), textbook(wh, proj), atol=1e-6)
-    got = jax.grad(loss(fused), argnums=(0, 1))(wh, proj)
-    want = jax.grad(loss(textbook), argnums=(0, 1))(wh, proj)
-    for g, w in zip(got, want, strict=True):
-        assert float(jnp.abs(w).max()) > 1.0  # a gradient worth comparing
+    np.testing.assert_allclose(ours(params, x), textbook(params, x), atol=2e-6)
+    got = jax.grad(loss(ours), argnums=(0, 1))(params, x)
+    want = jax.grad(loss(textbook), argnums=(0, 1))(params, x)
+    for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        assert float(jnp.abs(w).max()) > 0.5  # a gradient worth comparing
         np.testing.assert_allclose(g, w, rtol=0, atol=2e-5 * float(jnp.abs(w).max()))
 
 
