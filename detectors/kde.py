@@ -78,18 +78,22 @@ def jax_log_density(X: np.ndarray, train: np.ndarray, bandwidth: float, *,
     t[0][:n], t[1][:n] = train - mu, 0.0
     c = min(_bucket(chunk), _bucket(len(X)))
     out = np.empty(len(X))
+    # inputs are centred and cast on the host: the device gets arrays of its own dtype (a
+    # float64 array converted on the device costs a transfer of twice the bytes and a kernel)
+    np_dtype = np.dtype(dtype)
     ctx = jax.enable_x64(True) if dtype == "float64" else contextlib.nullcontext()
     with ctx:
         kernel = _jax_kernel()
-        tr = jnp.asarray(t[0], dtype)
-        tn = jnp.sum(tr * tr, axis=1)
-        pad = jnp.asarray(t[1], dtype)
+        tr = jnp.asarray(t[0].astype(np_dtype))
+        tn = jnp.sum(tr * tr, axis=1)  # from the rounded rows, as the kernel's |x|^2
+        pad = jnp.asarray(t[1].astype(np_dtype))
+        scale, norm = np_dtype.type(0.5 / h2), np_dtype.type(norm)
         pending = None
         for start in range(0, len(X), c):
-            x = np.zeros((c, d))
-            part = np.asarray(X[start:start + c], dtype=np.float64)
-            x[:len(part)] = part - mu
-            res = kernel(jnp.asarray(x, dtype), tr, tn, pad, 0.5 / h2, norm)
+            part = np.asarray(X[start:start + c])
+            x = np.zeros((c, d), np_dtype)
+            np.subtract(part, mu, out=x[:len(part)], casting="unsafe")
+            res = kernel(x, tr, tn, pad, scale, norm)
             if pending is not None:
                 out[pending[0]:pending[0] + pending[1]] = np.asarray(pending[2])[:pending[1]]
             pending = (start, len(part), res)
