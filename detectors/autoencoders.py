@@ -194,7 +194,8 @@ class DenseAE(_Neural):
                     row), each step's error averaged over the windows covering it; ``"auto"`` =
                     32 for inputs of fewer than 8 features (a univariate series), else 0.
     epochs, batch, lr, patience, val_fraction, stop_on: training, see the module docstring.
-    score_batch:    samples per scoring chunk (bounds memory).
+    score_batch:    samples per scoring chunk (bounds memory; 16384 rows of the log seed's
+                    128-feature model: 1M rows in 0.20 s against 0.23-0.28 s in chunks of 4096).
 
     The HPC course's model: ``dense_ae:hidden=64,batch=32,epochs=30,patience=3`` (relu, linear
     output, MSE, early stopping on the last 10 % of the training rows).
@@ -206,7 +207,7 @@ class DenseAE(_Neural):
                  out_activation: Activation = "linear", loss: Loss = "mse", dropout: float = 0.0,
                  l1: float = 0.0, pca: int = 0, window: int | str = "auto", stride: int = 1,
                  epochs: int = 30, batch: int = 64, lr: float = 1e-3, patience: int = 3,
-                 val_fraction: float = 0.1, stop_on: StopOn = "split", score_batch: int = 4096):
+                 val_fraction: float = 0.1, stop_on: StopOn = "split", score_batch: int = 16384):
         self.hidden = hidden
         self.activation = activation
         self.out_activation = out_activation
@@ -292,7 +293,8 @@ class LSTMAE(_Neural):
               it is repeated ``window`` times into the decoder; 0 = the hidden state itself.
     loss:     ``mse`` (score = sum of squared errors over features) or ``mae`` (mean absolute).
     epochs, batch, lr, patience, val_fraction, stop_on: training, see the module docstring.
-    score_batch: windows per scoring chunk (bounds memory).
+    score_batch: windows per scoring chunk (bounds memory; 4096 windows of 30 x 1 score about
+                 25 % faster than 1024).
     """
 
     name = "lstm_ae"
@@ -300,7 +302,7 @@ class LSTMAE(_Neural):
     def __init__(self, *, window: int = 32, hidden: int = 32, latent: int = 0,
                  loss: Loss = "mse", stride: int = 4, epochs: int = 10, batch: int = 64,
                  lr: float = 1e-3, patience: int = 3, val_fraction: float = 0.1,
-                 stop_on: StopOn = "split", score_batch: int = 1024):
+                 stop_on: StopOn = "split", score_batch: int = 4096):
         self.window = window
         self.hidden = hidden
         self.latent = latent
@@ -352,7 +354,7 @@ class LSTMForecast(_Neural):
     def __init__(self, *, window: int = 32, hidden: int = 32, noise: float = 0.0,
                  loss: Loss = "mse", stride: int = 2, epochs: int = 10, batch: int = 64,
                  lr: float = 1e-3, patience: int = 3, val_fraction: float = 0.1,
-                 stop_on: StopOn = "split", score_batch: int = 2048):
+                 stop_on: StopOn = "split", score_batch: int = 4096):
         self.window = window
         self.hidden = hidden
         self.noise = noise
