@@ -1,0 +1,146 @@
+"""Fitting: standardise a series, fit a fresh detector on its training rows, score every row."""
+
+from __future__ import annotations
+
+import inspect
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .cell import Cell, CellError, Protocol
+from .data import Dataset, Series
+from .memory import PeakMemory
+from .params import jsonable
+
+
+def _standardise(s: Series, fit_rows: np.ndarray) -> np.ndarray:
+    mu = fit_rows.mean(axis=0, dtype=np.float64)
+    sd = fit_rows.std(axis=0, dtype=np.float64)
+    sd[~(sd > 0)] = 1.0
+    return ((s.values - mu) / sd).astype(np.float32)
+
+
+def _fit_kwargs(fit: Any, X_val: np.ndarray, seed: int) -> dict[str, Any]:
+    try:
+        params = inspect.signature(fit).parameters
+    except (TypeError, ValueError):
+        return {}
+    var_kw = any(p.kind == p.VAR_KEYWORD for p in params.values())
+    out: dict[str, Any] = {}
+    if "X_val" in params or var_kw:
+        out["X_val"] = X_val
+    if "seed" in params or var_kw:
+        out["seed"] = seed
+    return out
+
+
+def _check_scores(scores: Any, n: int, who: str) -> np.ndarray:
+    try:
+        arr = np.asarray(scores, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise CellError(f"{who}: score() returned something that is not numeric: {exc}") from None
+    arr = arr.reshape(-1) if arr.ndim == 2 and 1 in arr.shape else arr
+    if arr.shape != (n,):
+        raise CellError(f"{who}: score() returned shape {arr.shape} for {n} rows; "
+                        f"it must return one score per row, shape ({n},)")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise CellError(f"{who}: score() returned {int(bad.sum())} NaN or infinite values of {n} "
+                        f"(first at row {int(np.argmax(bad))}); scores must be finite")
+    return arr
+
+
+@dataclass
+class SeriesResult:
+    name: str
+    scores: np.ndarray
+    fit_s: float
+    score_s: float
+    device: str
+    explain: np.ndarray | None = None
+    compiles: int = 0
+
+
+def train_rows(s: Series, protocol: Protocol) -> np.ndarray:
+    """Mask of the rows a detector trains on: the training range, its normal rows by default."""
+    mask = np.zeros(len(s), dtype=bool)
+    mask[s.split.ranges(len(s))["train"]] = True
+    if protocol.train_on == "normal":
+        mask &= s.labels == 0
+    return mask
+
+
+def fit_and_score(factory: Any, params: dict[str, Any], s: Series, cell: Cell,
+                  who: str) -> tuple[SeriesResult, np.ndarray]:
+    """Fit a fresh detector on one series' training rows, score every row (and explain the test
+    range when the detector can and the cell asks).  Returns the result and the training mask."""
+    r = s.split.ranges(len(s))
+    train_mask = train_rows(s, cell.protocol)
+    if not train_mask.any():
+        raise CellError(f"series '{s.name}': no training rows to fit on "
+                        f"(train range {r['train'].stop} steps, protocol train_on="
+                        f"{cell.protocol.train_on})")
+    X = _standardise(s, s.values[train_mask]) if cell.protocol.standardize else s.values
+    try:
+        detector = factory(**params)
+    except Exception as exc:
+        raise CellError(f"{who}: constructing it with {jsonable(params)} raised "
+                        f"{type(exc).__name__}: {exc}; fix the plugin's __init__") from exc
+    t0 = time.perf_counter()
+    try:
+        fitted = detector.fit(X[train_mask], **_fit_kwargs(detector.fit, X[r["val"]], cell.seed))
+    except Exception as exc:
+        raise CellError(f"{who}: fit() on series '{s.name}' raised "
+                        f"{type(exc).__name__}: {exc}") from exc
+    fit_s = time.perf_counter() - t0
+    if fitted is not None and fitted is not detector:
+        detector = fitted
+    t0 = time.perf_counter()
+    try:
+        raw = detector.score(X)
+    except Exception as exc:
+        raise CellError(f"{who}: score() on series '{s.name}' raised "
+                        f"{type(exc).__name__}: {exc}") from exc
+    scores = _check_scores(raw, len(s), f"{who} on series '{s.name}'")
+    score_s = time.perf_counter() - t0
+    device = str(getattr(detector, "device_", "cpu"))
+    explain = None
+    if cell.explain and callable(getattr(detector, "explain", None)):
+        try:
+            explain = np.asarray(detector.explain(X[r["test"]]), dtype=np.float32)
+        except Exception as exc:
+            raise CellError(f"{who}: explain() on series '{s.name}' raised "
+                            f"{type(exc).__name__}: {exc}") from exc
+        if explain.shape != (r["test"].stop - r["test"].start, s.n_features):
+            raise CellError(f"{who}: explain() returned shape {explain.shape}; it must return "
+                            f"[T, F] = ({r['test'].stop - r['test'].start}, {s.n_features})")
+    compiles = int(getattr(detector, "compiles_", 0) or 0)
+    return SeriesResult(s.name, scores, fit_s, score_s, device, explain, compiles), train_mask
+
+
+def _fit_all(factory: Any, params: dict[str, Any], ds: Dataset, cell: Cell,
+             plugin: str = "") -> tuple[
+        dict[str, np.ndarray], dict[str, np.ndarray], dict[str, Any]]:
+    """Fit and score every series: (scores by series, test-range explanations, timings)."""
+    who = f"detector '{cell.detector.name}'" + (f" (plugin '{plugin}')" if plugin else "")
+    scores, explain = {}, {}
+    fit_s = score_s = 0.0
+    devices = set()
+    compiles = 0
+    with PeakMemory() as mem:
+        for s in ds:
+            res, _ = fit_and_score(factory, params, s, cell, who)
+            scores[s.name] = res.scores
+            fit_s += res.fit_s
+            score_s += res.score_s
+            devices.add(res.device)
+            compiles += res.compiles
+            if res.explain is not None:
+                explain[s.name] = res.explain
+    info = {"fit_s": fit_s, "score_s": score_s, "peak_mem_mb": round(mem.peak_mb, 1),
+            "device": ",".join(sorted(devices)), "n_points": int(sum(len(s) for s in ds))}
+    if compiles:
+        info["compiles"] = compiles
+    return scores, explain, info
