@@ -37,6 +37,7 @@ DEFAULT_PLUGINS: dict[str, str] = {
     "iforest": "bench.detectors.iforest",
     "kde": "bench.detectors.kde",
     "autoencoders": "bench.detectors.autoencoders",
+    "chance": "bench.detectors.chance",
     "synthetic": "bench.datasets.synthetic",
     "hpc": "bench.datasets.hpc",
     "hdfs": "bench.datasets.hdfs",

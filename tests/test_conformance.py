@@ -45,7 +45,10 @@ FAST = [s for s in SUBJECTS if s.plugin not in SLOW_PLUGINS]
 SLOW = [s for s in SUBJECTS if s.plugin in SLOW_PLUGINS]
 
 #: "NAME-check_name" or "check_name": why it fails (reported to the plugin's owner)
-EXPECTED_FAILURES: dict[str, str] = {}
+EXPECTED_FAILURES: dict[str, str] = {
+    "random-check_better_than_chance": "chance baseline: scores are random by design",
+    "constant-check_better_than_chance": "chance baseline: one score for every row by design",
+}
 
 
 def test_every_builtin_is_covered():
