@@ -45,6 +45,7 @@ DEFAULT_PLUGINS: dict[str, str] = {
     "smap": "bench.datasets.smap",
     "telemetry": "bench.datasets.telemetry",
     "yahoo": "bench.datasets.yahoo",
+    "csv": "bench.datasets.csv",
 }
 
 KINDS = {

@@ -107,9 +107,13 @@ class Percentile:
 
 
 class BestF1:
-    """The threshold with the best point-wise F1 on the validation labels (the highest such
-    threshold on ties).  With no anomaly in the validation range every threshold has F1 = 0, and
-    the one just above the highest validation score (no validation alarm) is chosen."""
+    """A threshold with the best point-wise F1 on the validation labels.  Of the distinct scores
+    that reach it, the lowest (most recall); then the middle of the gap between that score and the
+    next lower one, which alarms the same validation rows (same F1) but keeps test anomalies that
+    score a little below the lowest validation anomaly (:func:`_keep_recall`).  With no anomaly
+    in the validation range every threshold has F1 = 0, and the one just above the highest
+    validation score (no validation alarm) is chosen."""
+
 
     uses = "validation labels"
     needs_test_labels = False
@@ -123,7 +127,21 @@ def _best_f1(labels: np.ndarray, scores: np.ndarray) -> float:
     if not np.asarray(labels).any():
         return float(np.nextafter(s.max(), np.inf)) if s.size else float("inf")
     thr, f1 = f1_sweep(labels, scores)
-    return float(thr[int(np.argmax(f1))])
+    return _keep_recall(thr, f1)
+
+
+def _keep_recall(thr: np.ndarray, f1: np.ndarray) -> float:
+    """The best-F1 threshold of a descending sweep that keeps recall.  Every ``t`` in the gap
+    ``(next lower score, best score]`` alarms the same rows, so all tie; the top of the gap (the
+    smallest alarmed anomaly score) loses test anomalies just below it: a perfectly ranked set
+    then gets F1 < 1 with ROC-AUC 1.  Taking the lowest best candidate and the gap's middle (the
+    widest margin on both sides) keeps every tied score alarmed."""
+    i = int(np.flatnonzero(f1 == f1.max())[-1])
+    if i + 1 == thr.size:
+        return float(thr[i])
+    mid = 0.5 * (thr[i] + thr[i + 1])
+    return float(mid) if thr[i + 1] < mid <= thr[i] else float(thr[i])
+
 
 
 class MinCost:
