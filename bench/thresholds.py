@@ -114,7 +114,6 @@ class BestF1:
     in the validation range every threshold has F1 = 0, and the one just above the highest
     validation score (no validation alarm) is chosen."""
 
-
     uses = "validation labels"
     needs_test_labels = False
 
@@ -141,7 +140,6 @@ def _keep_recall(thr: np.ndarray, f1: np.ndarray) -> float:
         return float(thr[i])
     mid = 0.5 * (thr[i] + thr[i + 1])
     return float(mid) if thr[i + 1] < mid <= thr[i] else float(thr[i])
-
 
 
 class MinCost:
