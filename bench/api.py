@@ -9,7 +9,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import plugins, records
+from . import checks, plugins, records
+from .data import Evaluation
 from .errors import BenchError
 from .params import Spec, bind, parse_spec
 from .plugins import Manager, get_manager
@@ -52,18 +53,20 @@ def plan(
     datasets: Sequence[str | Spec] = (),
     detectors: Sequence[str | Spec] = (),
     *,
-    thresholds: Sequence[str | Spec] = (DEFAULT_THRESHOLD,),
+    thresholds: Sequence[str | Spec] = (),
     costs: Sequence[str | Spec] = (DEFAULT_COST,),
     metrics: Sequence[str] = (),
     seeds: Sequence[int] = (0,),
     protocol: Protocol | None = None,
     manager: Manager | None = None,
 ) -> list[Cell]:
-    """The cells of the grid datasets x detectors x seeds, validated."""
+    """The cells of the grid datasets x detectors x seeds, validated.  With no ``thresholds``,
+    each dataset uses its declared threshold strategy (``bench.Evaluation.threshold``); each
+    dataset's declared headline and thresholded metrics are always computed."""
     manager = manager or get_manager()
     ds = _specs(datasets) or default_specs(manager, "dataset")
     dets = _specs(detectors) or default_specs(manager, "detector")
-    thr = _specs(thresholds) or [Spec(DEFAULT_THRESHOLD)]
+    thr = _specs(thresholds)
     cst = _specs(costs) or [parse_spec(DEFAULT_COST)]
     mets = list(metrics) or default_metrics(manager)
     if not ds:
@@ -73,16 +76,30 @@ def plan(
         raise BenchError("no detector given; pass -m NAME (see `bench list detectors`)")
     validate(manager, "dataset", ds)
     validate(manager, "detector", dets)
-    validate(manager, "threshold", thr, construct=True)
     validate(manager, "cost", cst, construct=True)
     for m in mets:
         manager.get("metric", m)
     cells = []
     for d in ds:
+        declared = declared_evaluation(manager, d.name)
+        d_thr = thr or [parse_spec(declared.threshold)]
+        validate(manager, "threshold", d_thr, construct=True)
+        d_mets = mets + [m for m in (declared.headline, declared.thresholded)
+                         if m and not m.startswith("cost:") and m not in mets]
+        for m in d_mets:
+            manager.get("metric", m)
         for m in dets:
             for seed in seeds:
-                cells.append(Cell(len(cells), d, m, seed, thr, cst, mets, protocol or Protocol()))
+                cells.append(Cell(len(cells), d, m, seed, d_thr, cst, d_mets,
+                                  protocol or Protocol()))
     return cells
+
+
+def declared_evaluation(manager: Manager, dataset: str) -> Evaluation:
+    """A dataset's declared :class:`bench.Evaluation` (its registration's ``evaluation=`` meta),
+    or the default one (VUS-PR headline, F1 beside it, best_f1 threshold, unsupervised)."""
+    ev = manager.get("dataset", dataset).meta.get("evaluation")
+    return ev if isinstance(ev, Evaluation) else Evaluation()
 
 
 def preflight(cells: Sequence[Cell], manager: Manager) -> None:
@@ -146,6 +163,8 @@ def run(
     from them instead of refitted, so a rerun or a killed run resumes without losing work.
     """
     manager = manager or get_manager()
+    if out is not None:
+        checks.output_dir(out, "--out")
     preflight(cells, manager)
     if out is not None:
         score_dir = str(Path(out) / "scores")
@@ -158,13 +177,14 @@ def run(
         "thresholds": [str(t) for t in c0.thresholds],
         "costs": [str(c) for c in c0.costs],
         "metrics": list(c0.metrics),
-        "protocol": {"train_on": c0.protocol.train_on, "standardize": c0.protocol.standardize},
+        "protocol": {"name": c0.protocol.name or "declared by each dataset",
+                     "standardize": c0.protocol.standardize, "window": c0.protocol.window},
         "executor": executor,
     }
-    record = records.new_record(grid)
-    path = Path(out) / f"{record['run_id']}.json" if out is not None else None
+    record = records.RunRecord.new(grid, len(cells))
+    path = Path(out) / f"{record.run_id}.json" if out is not None else None
     manager.notify("bench_run_started", run={
-        "run_id": record["run_id"], "cells": len(cells), "datasets": grid["datasets"],
+        "run_id": record.run_id, "cells": len(cells), "datasets": grid["datasets"],
         "detectors": grid["detectors"], "out": str(path) if path else None})
     ex = make_executor(manager, executor, executor_options)
     with using(manager):
@@ -173,39 +193,35 @@ def run(
     return record
 
 
-def _drive(ex: Any, cells: Sequence[Cell], record: dict[str, Any], path: Path | None,
-           manager: Manager, on_cell: Callable[[dict[str, Any], int, int], None] | None) -> None:
+def _drive(ex: Any, cells: Sequence[Cell], record: records.RunRecord, path: Path | None,
+           manager: Manager, on_cell: Callable[[Any, int, int], None] | None) -> None:
     from .executors import run_all
 
-    def add(cell_out: dict[str, Any]) -> None:
-        record["cells"].append(cell_out)
-        record["cells"].sort(key=lambda c: c["index"])
+    def add(cell_out: records.CellResult) -> None:
+        record.add(cell_out)
         if path is not None:
             records.save(record, path)
         manager.notify("bench_cell_finished", cell=cell_out)
         if on_cell:
-            on_cell(cell_out, len(record["cells"]), len(cells))
+            on_cell(cell_out, len(record.cells), len(cells))
 
+    interrupted = False
     try:
         run_all(ex, run_cell, cells, add)  # on Ctrl-C, cells in flight come back interrupted
     except KeyboardInterrupt:
-        done = {c["index"] for c in record["cells"]}
+        interrupted = True
+        done = {c.index for c in record.cells}
         for cell in cells:
             if cell.index not in done:
-                record["cells"].append(failed_cell(
+                record.add(failed_cell(
                     cell, "interrupted", "the run was interrupted (Ctrl-C) before this cell "
                     "started; rerun the same command to resume"))
-        record["cells"].sort(key=lambda c: c["index"])
-        record["status"] = "interrupted"
         raise
     finally:
         ex.close()
-        if record["status"] != "interrupted":
-            record["status"] = "finished" if len(record["cells"]) == len(cells) else \
-                "interrupted"
+        record.finish(interrupted=interrupted)
         if path is not None:
             records.save(record, path)
-            record["_path"] = str(path)
 
 
 def plugins_info(manager: Manager | None = None) -> list[dict[str, Any]]:
@@ -250,10 +266,8 @@ def baseline_update(directory: str | Path = BASELINE_DIR, manager: Manager | Non
     """Run the quick suite and write it as the baseline record (replacing the old one)."""
     directory = Path(directory)
     record = run(quick_suite(manager), out=None, manager=manager, on_cell=on_cell)
-    record.pop("_path", None)
     path = directory / "baseline.json"
     records.save(record, path)
-    record["_path"] = str(path)
     return record
 
 

@@ -6,10 +6,11 @@ import json
 import os
 import sys
 import traceback
+from pathlib import Path
 
 import click
 
-from . import __version__, api, records
+from . import __version__, api, checks, records
 from .errors import BenchError
 from .leaderboard import FORMATS, render
 from .plugins import Manager, set_manager
@@ -53,7 +54,8 @@ def _log(msg: str) -> None:
 @click.option("-m", "--detector", "detectors", multiple=True, metavar="NAME[:k=v,...]",
               help="Detector (repeatable).  Default: every registered detector.")
 @click.option("--threshold", "thresholds", multiple=True, metavar="NAME[:k=v,...]",
-              help="Threshold strategy (repeatable; default min_cost).  'oracle' is reported "
+              help="Threshold strategy (repeatable; default: each dataset's declared one, "
+                   "best_f1 unless it declares another; hpc: min_cost).  'oracle' is reported "
                    "separately as ORACLE.")
 @click.option("--cost", "costs", multiple=True, metavar="NAME[:k=v,...]",
               help=f"Cost model (repeatable; default {api.DEFAULT_COST}).  The first one "
@@ -61,8 +63,15 @@ def _log(msg: str) -> None:
 @click.option("--metric", "metrics", multiple=True, metavar="NAME",
               help="Metric (repeatable).  Default: the default metric set.")
 @click.option("--seed", "seeds", multiple=True, type=int, help="Seed (repeatable; default 0).")
-@click.option("--train-on", type=click.Choice(["normal", "all"]), default="normal",
-              show_default=True, help="Train on the normal training rows only, or on all.")
+@click.option("--protocol", type=click.Choice(["unsupervised", "semi-supervised"]), default=None,
+              help="unsupervised: fit on every training row, labels unused; semi-supervised: fit "
+                   "on the normal training rows (labels used).  Default: each dataset's declared "
+                   "protocol (bench list datasets), else unsupervised.")
+@click.option("--train-on", type=click.Choice(["normal", "all"]), default=None,
+              help="Alias: normal = --protocol semi-supervised, all = unsupervised.")
+@click.option("--window", type=int, default=None, metavar="ROWS",
+              help="Run row detectors (iforest, kde, third-party) on causal sliding windows of "
+                   "ROWS rows (1 = never).  Default: 32 on univariate series for the built-ins.")
 @click.option("--no-standardize", is_flag=True, help="Do not standardise inputs per series.")
 @click.option("--executor", default=None,
               help="How cells run: inline (default), process (isolated workers, timeouts, "
@@ -85,17 +94,19 @@ def _log(msg: str) -> None:
 @click.option("-v", "--verbose", is_flag=True,
               help="Also show cells as they start and detectors' training progress.")
 @click.pass_context
-def run(ctx, datasets, detectors, thresholds, costs, metrics, seeds, train_on, no_standardize,
+def run(ctx, datasets, detectors, thresholds, costs, metrics, seeds, protocol, train_on, window,
+        no_standardize,
         executor, jobs, timeout, memory_limit, scheduler, out, fmt, force, quiet, verbose):
     """Run every dataset x detector cell and print leaderboards (stdout); progress on stderr."""
     manager = _manager(ctx)
     api.warn_problems(manager)
     cells = api.plan(
         datasets, detectors,
-        thresholds=thresholds or (api.DEFAULT_THRESHOLD,),
+        thresholds=thresholds,
         costs=costs or (api.DEFAULT_COST,),
         metrics=metrics, seeds=seeds or (0,),
-        protocol=Protocol(train_on=train_on, standardize=not no_standardize),
+        protocol=Protocol(protocol or "", standardize=not no_standardize, window=window,
+                          train_on=train_on),
         manager=manager,
     )
     from .executors import default_executor, parse_size
@@ -104,6 +115,10 @@ def run(ctx, datasets, detectors, thresholds, costs, metrics, seeds, train_on, n
     executor = default_executor(executor, jobs)
     manager.get("executor", executor)  # unknown names fail before any work
     parse_size(memory_limit)
+    checks.positive_count("--jobs", jobs)
+    checks.positive_seconds("--timeout", timeout)
+    if out is not None:
+        checks.output_dir(out, "--out")
     options = {k: v for k, v in {"jobs": jobs, "timeout": timeout, "memory_limit": memory_limit,
                                  "scheduler": scheduler}.items() if v is not None}
     api.preflight(cells, manager)
@@ -117,9 +132,10 @@ def run(ctx, datasets, detectors, thresholds, costs, metrics, seeds, train_on, n
                          manager=manager, on_cell=prog.cell_finished, reuse=not force)
     click.echo(render(record, fmt, manager), nl=False)
     if not quiet:
-        reused = sum(bool(c.get("reused")) for c in record["cells"])
+        reused = sum(c.reused for c in record.cells)
         note = f", {reused} re-evaluated from the score store" if reused else ""
-        _log(f"bench: {prog.summary()}{note}; record: {record.get('_path')}")
+        where = f"; record: {Path(out) / (record.run_id + '.json')}" if out else ""
+        _log(f"bench: {prog.summary()}{note}{where}")
 
 
 @cli.command()
@@ -240,10 +256,12 @@ def baseline():
 @click.pass_context
 def baseline_update_cmd(ctx, directory):
     """Run the quick suite and rewrite the baseline record (commit it deliberately)."""
+    checks.output_dir(directory, "--dir")
     rec = api.baseline_update(directory, manager=_manager(ctx.find_root()),
                               on_cell=lambda c, d, t: _log(f"[{d}/{t}] {c['dataset']} x "
                                                            f"{c['detector']}: {c['status']}"))
-    _log(f"bench: baseline written to {rec['_path']} ({len(rec['cells'])} cells)")
+    _log(f"bench: baseline written to {Path(directory) / 'baseline.json'} "
+         f"({len(rec.cells)} cells)")
 
 
 @baseline.command(name="check")
@@ -269,6 +287,17 @@ def baseline_check_cmd(ctx, directory, out, tolerance):
     ctx.exit(1 if cmp.regressed else 0)
 
 
+def _known_metrics(recs) -> set[str]:
+    """Metric names (and ``cost:NAME``) that the records' finished cells hold."""
+    known = set()
+    for rec in recs:
+        for cell in rec["cells"]:
+            for ev in cell.get("evaluations") or []:
+                known.update(ev.get("metrics") or {})
+                known.update(f"cost:{c}" for c in ev.get("costs") or {})
+    return known
+
+
 @cli.command()
 @click.argument("metric")
 @click.option("--dir", "directory", default="results", show_default=True,
@@ -285,6 +314,10 @@ def history(metric, directory, dataset, detector, plot_path, fmt):
     from . import history as hist
 
     recs = records.load_many(records.find(directory), warn=_log)
+    known = _known_metrics(recs)
+    if recs and metric not in known:
+        raise BenchError(f"history: no metric '{metric}' in the {len(recs)} record(s) under "
+                         f"{directory}; known: {', '.join(sorted(known)) or 'none'}")
     rows = hist.collect(recs, metric, dataset=dataset, detector=detector)
     if not rows:
         raise BenchError(f"no values of '{metric}' in {len(recs)} record(s) under {directory}")
@@ -306,6 +339,7 @@ def report(ctx, record, output):
     precision-recall and cost curves, explain heatmaps, and a ranking plot."""
     from .report import write
 
+    checks.output_file(output, "-o")
     path = write(record, output, _manager(ctx))
     _log(f"bench: report written to {path} ({path.stat().st_size // 1024} KiB)")
 

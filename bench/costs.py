@@ -35,6 +35,8 @@ class EventCost:
     """
 
     higher_is_better = False
+    #: declared version of the model; bump it when a cost it reports changes
+    version = 1
 
     def __init__(self, *, c_alarm: float = 1.0, c_missed: float = 5.0, tolerance: int = 12):
         if tolerance < 0:
@@ -91,6 +93,8 @@ class NabCost:
     NAB sums over files."""
 
     higher_is_better = False
+    #: declared version of the model; bump it when a cost it reports changes
+    version = 1
 
     def __init__(self, *, profile: str = "standard", probation: float = nab.PROBATION):
         nab.profile_weights(profile)
@@ -163,6 +167,8 @@ class ComputeCost:
     returns :func:`compute_cost`'s dict."""
 
     higher_is_better = False
+    #: declared version of the model; bump it when a cost it reports changes
+    version = 1
     kind = "compute"
 
     def __init__(self, *, cpu_usd_per_hour: float = CPU_USD_PER_HOUR,

@@ -29,7 +29,7 @@ from typing import Any
 
 import bench
 
-from . import progress
+from . import checks, progress
 from .errors import BenchError
 
 # ----------------------------------------------------------------------------- options
@@ -55,9 +55,7 @@ def _mb(n: float) -> str:
 
 
 def _positive(name: str, value: float | None) -> float | None:
-    if value is not None and value <= 0:
-        raise BenchError(f"--{name} {value}: must be a positive number")
-    return value
+    return checks.positive_seconds(f"--{name}", value)
 
 
 # ----------------------------------------------------------------------------- worker side
@@ -109,11 +107,11 @@ def worker_manager(setup: dict[str, Any]) -> Any:
         return _MANAGERS[key]
 
 
-def _classify(out: dict[str, Any]) -> dict[str, Any]:
+def _classify(out: Any) -> Any:
     """A cell that failed with MemoryError ran out of memory: status ``oom``."""
-    last = (out.get("traceback") or "").strip().splitlines()[-1:] or [""]
-    if out.get("status") == "error" and last[0].startswith("MemoryError"):
-        out["status"] = "oom"
+    last = (out.traceback or "").strip().splitlines()[-1:] or [""]
+    if out.status == "error" and last[0].startswith("MemoryError"):
+        out.status = "oom"
     return out
 
 
@@ -121,7 +119,7 @@ def call_cell(fn: Callable[..., dict[str, Any]], cell: Any, setup: dict[str, Any
               ) -> dict[str, Any]:
     """Run ``fn(cell)`` with the manager of ``setup`` (``fn`` takes ``manager=`` when it can);
     never raises: anything that escapes ``fn`` becomes a status ``error`` entry."""
-    from .runner import failed_cell
+    from .records import CellResult
 
     t0 = time.perf_counter()
     try:
@@ -137,7 +135,7 @@ def call_cell(fn: Callable[..., dict[str, Any]], cell: Any, setup: dict[str, Any
             return _classify(fn(cell))
     except Exception as exc:
         tb = traceback.format_exc()
-        out = failed_cell(cell, "error", f"{type(exc).__name__}: {exc}" if not
+        out = CellResult.failed(cell, "error", f"{type(exc).__name__}: {exc}" if not
                           isinstance(exc, BenchError) else str(exc), tb,
                           time.perf_counter() - t0)
         return _classify(out)
@@ -175,10 +173,10 @@ def _worker_main(read_fd: int, write_fd: int) -> None:
         try:
             send(("result", out))
         except Exception as exc:  # an unpicklable value in the entry
-            from .runner import failed_cell
+            from .records import CellResult
 
-            send(("result", failed_cell(cell, "error", f"cell result could not be sent back: "
-                                        f"{type(exc).__name__}: {exc}", "", out.get("wall_s", 0))))
+            send(("result", CellResult.failed(cell, "error", f"cell result could not be sent back: "
+                                        f"{type(exc).__name__}: {exc}", "", out.wall_s)))
 
 
 # ----------------------------------------------------------------------------- one worker process
@@ -344,12 +342,12 @@ class Worker:
         return time.perf_counter() - (self.started_at or self.sent_at)
 
     def _fail(self, status: str, message: str, tb: str = "") -> dict[str, Any]:
-        from .runner import failed_cell
+        from .records import CellResult
 
         cell, wall = self.cell, self._elapsed()
         self.kill()
         self.cell = None
-        return failed_cell(cell, status, message, tb, wall)
+        return CellResult.failed(cell, status, message, tb, wall)
 
     def _died(self) -> dict[str, Any]:
         try:
@@ -392,6 +390,7 @@ class InlineExecutor:
                  memory_limit: str | int | None = None, scheduler: str | None = None,
                  manager: Any = None, **_: Any):
         self.manager = manager
+        checks.positive_count("--jobs", jobs)
         if timeout is not None or memory_limit is not None:
             raise BenchError("--timeout and --memory-limit need an executor that isolates "
                              "cells; add --executor process")
@@ -415,10 +414,10 @@ class InlineExecutor:
             yield out
 
     def cancel(self) -> list[dict[str, Any]]:
-        from .runner import failed_cell
+        from .records import CellResult
 
         cell, self._current = self._current, None
-        return [failed_cell(cell, "interrupted", "interrupted (Ctrl-C)")] if cell else []
+        return [CellResult.failed(cell, "interrupted", "interrupted (Ctrl-C)")] if cell else []
 
     def close(self) -> None:
         pass
@@ -441,9 +440,7 @@ class ProcessExecutor:
                  manager: Any = None, scheduler: str | None = None, **_: Any):
         if scheduler is not None:
             raise BenchError("--scheduler is for --executor dask")
-        self.jobs = jobs or os.cpu_count() or 1
-        if self.jobs < 1:
-            raise BenchError(f"--jobs {jobs}: must be at least 1")
+        self.jobs = checks.positive_count("--jobs", jobs) or os.cpu_count() or 1
         self.setup = worker_setup(manager, plugins, timeout=_positive("timeout", timeout),
                                   memory_limit=parse_size(memory_limit))
         self.workers: list[Worker] = []
@@ -472,13 +469,14 @@ class ProcessExecutor:
                 yield out
 
     def cancel(self) -> list[dict[str, Any]]:
-        from .runner import failed_cell
+        from .records import CellResult
 
         out = []
         for w in self.workers:
             if w.cell is not None:
-                out.append(failed_cell(w.cell, "interrupted", "interrupted (Ctrl-C); its worker "
-                                       "process was killed", "", w._elapsed()))
+                out.append(CellResult.failed(
+                    w.cell, "interrupted", "interrupted (Ctrl-C); its worker process was killed",
+                    "", w._elapsed()))
                 w.kill()
                 w.cell = None
         return out
@@ -594,26 +592,27 @@ class DaskExecutor:
         from distributed.client import FutureCancelledError
         from distributed.scheduler import KilledWorker
 
-        from .runner import failed_cell
+        from .records import CellResult
 
         try:
             return fut.result()
         except KilledWorker as exc:
-            return failed_cell(cell, "crash", f"the Dask worker running this cell died "
+            return CellResult.failed(cell, "crash", f"the Dask worker running this cell died "
                                f"(KilledWorker): {str(exc).splitlines()[0][:300]}")
         except FutureCancelledError:
-            return failed_cell(cell, "interrupted", "its Dask task was cancelled")
+            return CellResult.failed(cell, "interrupted", "its Dask task was cancelled")
         except Exception as exc:
-            return failed_cell(cell, "error", f"Dask task failed: {type(exc).__name__}: {exc}",
-                               traceback.format_exc())
+            return CellResult.failed(cell, "error",
+                                     f"Dask task failed: {type(exc).__name__}: {exc}",
+                                     traceback.format_exc())
 
     def cancel(self) -> list[dict[str, Any]]:
-        from .runner import failed_cell
+        from .records import CellResult
 
         out = []
         futs = [f for f, _ in self._inflight.values()]
         for _, cell in self._inflight.values():
-            out.append(failed_cell(cell, "interrupted", "interrupted (Ctrl-C); its Dask task "
+            out.append(CellResult.failed(cell, "interrupted", "interrupted (Ctrl-C); its Dask task "
                                    "was cancelled"))
         self._inflight.clear()
         try:

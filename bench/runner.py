@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import time
 import traceback
-from dataclasses import asdict
+from dataclasses import asdict, fields, replace
 from typing import Any
 
-from . import __version__, store
+from . import __version__, codehash, store
 from .cell import Cell, CellError, Protocol
 from .data import Dataset
 from .errors import BenchError
-from .evaluation import RANGES, _aggregate, evaluate
+from .evaluation import EVALUATION_VERSION, RANGES, _aggregate, evaluate
 from .fitting import SeriesResult, _fit_all, fit_and_score, train_rows
 from .params import Spec, bind, digest, jsonable
 from .plugins import Manager, get_manager
+from .records import CellResult
 
 __all__ = ["RANGES", "Cell", "CellError", "Protocol", "SeriesResult", "evaluate", "fit_and_score",
            "train_rows", "run_cell", "load_dataset", "clear_cache", "failed_cell"]
@@ -51,40 +52,19 @@ def cell_key(parts: dict[str, Any]) -> str:
 
 
 def failed_cell(cell: Cell, status: str, message: str, tb: str = "",
-                wall_s: float = 0.0) -> dict[str, Any]:
-    """The record entry of a cell that did not finish: ``status`` is ``error``, ``timeout``,
-    ``oom``, ``crash`` or ``interrupted``; ``message`` one line saying why."""
-    return {
-        "index": cell.index,
-        "dataset": cell.dataset.name,
-        "detector": cell.detector.name,
-        "given": jsonable(cell.detector.params),
-        "seed": cell.seed,
-        "protocol": asdict(cell.protocol),
-        "status": status,
-        "error": message,
-        "traceback": tb,
-        "wall_s": wall_s,
-    }
+                wall_s: float = 0.0) -> CellResult:
+    """The result of a cell that did not finish (see :meth:`CellResult.failed`)."""
+    return CellResult.failed(cell, status, message, tb, wall_s)
 
 
-def run_cell(cell: Cell, manager: Manager | None = None) -> dict[str, Any]:
+def run_cell(cell: Cell, manager: Manager | None = None) -> CellResult:
     """Run one cell; never raises for a plugin's failure: the record says ``status: error``.
 
     With ``cell.store`` set, scores stored under the cell's fit key are re-evaluated instead of
     refitting (``reused: true``), and freshly computed scores are stored there.
     """
     manager = manager or get_manager()
-    out: dict[str, Any] = {
-        "index": cell.index,
-        "dataset": cell.dataset.name,
-        "dataset_given": jsonable(cell.dataset.params),
-        "detector": cell.detector.name,
-        "given": jsonable(cell.detector.params),
-        "seed": cell.seed,
-        "protocol": asdict(cell.protocol),
-        "status": "running",
-    }
+    out: dict[str, Any] = {}
     phase = "setup"
     t_start = time.perf_counter()
     try:
@@ -107,33 +87,40 @@ def run_cell(cell: Cell, manager: Manager | None = None) -> dict[str, Any]:
         ds, ds_params = load_dataset(manager, cell.dataset)
         out.update(dataset_params=jsonable(ds_params), dataset_fingerprint=ds.fingerprint(),
                    n_series=len(ds))
-        third_party = {e.name: f"{e.plugin}=={e.version}" for e in
-                       [*metric_entries, *(e for _, e, _ in strategies)]
-                       + [manager.get("cost", c.name) for c in cell.costs]
-                       if not e.plugin or e.plugin not in BUILTIN_EVAL_PLUGINS}
+        # the dataset's declared evaluation: its protocol unless the run named one, and what
+        # its tables sort by (recorded so that leaderboards read it from the record)
+        cell = replace(cell, protocol=cell.protocol.resolve(ds.evaluation.protocol))
+        out.update(dataset_title=ds.title, declared=ds.evaluation.to_dict(),
+                   headline=ds.evaluation.headline)
+        evaluation = evaluation_versions(metric_entries, [e for _, e, _ in strategies],
+                                         [manager.get("cost", c.name) for c in cell.costs])
         out["key_parts"] = {
             "bench": __version__,
-            "metric_code": store.metric_code_version(third_party),
+            "harness_fit": codehash.harness_fit_digest(),
             "detector": [cell.detector.name, det.version, out["params"]],
+            "detector_code": codehash.code_digest(det.factory),
             "dataset": [cell.dataset.name, out["dataset_params"], ds.fingerprint()],
             "seed": cell.seed,
-            "protocol": out["protocol"],
+            "protocol": asdict(cell.protocol),
+            "evaluation": evaluation,
+            "metric_code": store.evaluation_key(evaluation),
         }
-        fit_parts = {k: v for k, v in out["key_parts"].items() if k != "metric_code"}
+        fit_parts = {k: v for k, v in out["key_parts"].items()
+                     if k not in ("metric_code", "evaluation")}
         out["fit_key"] = cell_key(fit_parts)
         out["key"] = cell_key(out["key_parts"])
         phase = "detector"
-        cached = store.load(cell.store, out["fit_key"]) if cell.store and cell.reuse \
-            else None
-        if cached is not None and set(cached[0]) != {s.name for s in ds}:
-            cached = None
+        cached, why = (store.load(cell.store, out["fit_key"], {s.name: len(s) for s in ds})
+                       if cell.store and cell.reuse else (None, ""))
+        if why:
+            out["store_note"] = f"stored scores not reused, refitted: {why}"
         if cached is None:
             scores, explain, info = _fit_all(det.factory, params, ds, cell, det.plugin)
             if cell.store:
-                store.save(cell.store, out["fit_key"], scores, info, explain)
+                store.save(cell.store, out["fit_key"], store.Stored(scores, explain, info))
             out["reused"] = False
         else:
-            scores, info, explain = cached
+            scores, info = cached.scores, cached.info
             out["reused"] = True
         out.update(info)
         if compute_models:
@@ -167,10 +154,38 @@ def run_cell(cell: Cell, manager: Manager | None = None) -> dict[str, Any]:
             out["error"] = f"{phase}: {msg}"
         out["traceback"] = traceback.format_exc()
     out["wall_s"] = time.perf_counter() - t_start
+    return _result(cell, out)
+
+
+def _result(cell: Cell, out: dict[str, Any]) -> CellResult:
+    """The typed result of a cell from the fields ``run_cell`` gathered; fields that
+    :class:`CellResult` does not name (a detector's extra timings) are kept in ``extra``."""
+    known = {f.name for f in fields(CellResult)} - {"extra"}
+    res = CellResult(index=cell.index, dataset=cell.dataset.name, detector=cell.detector.name,
+                     seed=cell.seed, dataset_given=jsonable(cell.dataset.params),
+                     given=jsonable(cell.detector.params), protocol=asdict(cell.protocol),
+                     **{k: v for k, v in out.items() if k in known})
+    res.extra = {k: v for k, v in out.items() if k not in known}
+    return res
+
+
+def evaluation_versions(metrics: list[Any], thresholds: list[Any],
+                        costs: list[Any]) -> dict[str, Any]:
+    """The declared versions of everything that turns scores into a cell's numbers: the
+    evaluation step itself and each metric, threshold strategy and cost model used (their
+    ``version`` attribute, 1 when undeclared; a plugin's name is part of the entry so that two
+    plugins' metrics of one name never match).  A change of meaning must bump a version; a
+    comment or a refactoring does not, so it leaves the regression gate armed."""
+    out: dict[str, Any] = {"evaluation": EVALUATION_VERSION}
+    for kind, entries in (("metric", metrics), ("threshold", thresholds), ("cost", costs)):
+        for e in entries:
+            v = getattr(e.factory, "version", 1)
+            out[f"{kind}:{e.name}"] = v if not e.plugin or e.plugin in BUILTIN_EVAL_PLUGINS \
+                else f"{e.plugin}:{v}"
     return out
 
 
-#: plugins whose metrics, costs and thresholds are covered by the metric code digest
+#: the built-in plugins of metrics, costs and thresholds
 BUILTIN_EVAL_PLUGINS = {"metrics", "costs", "thresholds"}
 
 

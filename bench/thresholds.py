@@ -21,7 +21,14 @@ MAX_CANDIDATES = 2000
 
 @dataclass
 class ThresholdContext:
-    """What a strategy may look at.  Scores: higher = more anomalous."""
+    """What a strategy may look at.  Scores: higher = more anomalous.
+
+    train_scores: scores of the rows the detector was fitted on (in-sample, optimistic: a model
+                  scores its own training rows lower than new normal rows).
+    val_scores:   scores of the validation range, which the detector did not fit.  Strategies
+                  that use no labels take their statistics from these (``out_of_sample``).
+    val_labels:   labels of the validation range (strategies that use labels only).
+    """
 
     train_scores: np.ndarray
     val_scores: np.ndarray
@@ -30,6 +37,13 @@ class ThresholdContext:
     series: str = ""
     test_scores: np.ndarray | None = None  # oracle only
     test_labels: np.ndarray | None = None  # oracle only
+
+    @property
+    def out_of_sample(self) -> np.ndarray:
+        """Unlabelled scores of rows the model did not fit: the validation scores (labels unused).
+        Falls back to the training scores only when the validation range is empty."""
+        s = np.asarray(self.val_scores, dtype=np.float64)
+        return s if s.size else np.asarray(self.train_scores, dtype=np.float64)
 
 
 def candidates(scores: np.ndarray) -> np.ndarray:
@@ -78,24 +92,30 @@ def f1_sweep(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 class MeanStd:
-    """Mean + ``k`` standard deviations of the training scores."""
+    """Mean + ``k`` standard deviations of the out-of-sample scores: the validation range's
+    scores, labels unused (the rows the model was fitted on score optimistically low)."""
 
-    uses = "train scores"
+    uses = "validation scores (unlabelled)"
     needs_test_labels = False
+    #: declared version of the rule; bump it when the threshold it picks changes
+    version = 2  # 2: statistics of the validation scores (1: of the training scores)
 
     def __init__(self, *, k: float = 3.0):
         self.k = k
 
     def select(self, ctx: ThresholdContext) -> float:
-        s = np.asarray(ctx.train_scores, dtype=np.float64)
+        s = ctx.out_of_sample
         return float(s.mean() + self.k * s.std())
 
 
 class Percentile:
-    """The ``q``-th percentile of the training scores (``q`` in [0, 100])."""
+    """The ``q``-th percentile (``q`` in [0, 100]) of the out-of-sample scores: the validation
+    range's scores, labels unused.  On normal data about ``100 - q`` % of new rows then alarm."""
 
-    uses = "train scores"
+    uses = "validation scores (unlabelled)"
     needs_test_labels = False
+    #: declared version of the rule; bump it when the threshold it picks changes
+    version = 2  # 2: statistics of the validation scores (1: of the training scores)
 
     def __init__(self, *, q: float = 99.0):
         if not 0 <= q <= 100:
@@ -103,7 +123,7 @@ class Percentile:
         self.q = q
 
     def select(self, ctx: ThresholdContext) -> float:
-        return float(np.percentile(np.asarray(ctx.train_scores, dtype=np.float64), self.q))
+        return float(np.percentile(ctx.out_of_sample, self.q))
 
 
 class BestF1:
@@ -116,6 +136,8 @@ class BestF1:
 
     uses = "validation labels"
     needs_test_labels = False
+    #: declared version of the rule; bump it when the threshold it picks changes
+    version = 1
 
     def select(self, ctx: ThresholdContext) -> float:
         return _best_f1(ctx.val_labels, ctx.val_scores)
@@ -150,6 +172,8 @@ class MinCost:
 
     uses = "validation labels"
     needs_test_labels = False
+    #: declared version of the rule; bump it when the threshold it picks changes
+    version = 1
 
     def __init__(self, *, grid: str | None = None):
         if grid:
@@ -179,6 +203,8 @@ class Oracle:
 
     uses = "TEST LABELS (ORACLE)"
     needs_test_labels = True
+    #: declared version of the rule; bump it when the threshold it picks changes
+    version = 1
 
     def select(self, ctx: ThresholdContext) -> float:
         return _best_f1(ctx.test_labels, ctx.test_scores)

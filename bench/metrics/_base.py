@@ -10,7 +10,7 @@ from ..errors import BenchError
 
 
 def metric(*, higher_is_better: bool, input: str, default: bool = False, inflating: bool = False,
-           label: str | None = None) -> Callable:
+           label: str | None = None, version: int = 1) -> Callable:
     """Declare a metric's direction and input.
 
     higher_is_better: direction used by rankings and ``bench compare``.
@@ -18,6 +18,9 @@ def metric(*, higher_is_better: bool, input: str, default: bool = False, inflati
     default:          computed in every run unless ``--metric`` names others.
     inflating:        known to overstate detection quality; tables mark it with ``(!)``.
     label:            short column header for tables.
+    version:          declared version of the metric's meaning: bump it whenever its output for
+                      some input changes (``tests/test_golden.py`` fails otherwise); results of
+                      different versions are never compared.
     """
     if input not in ("pred", "scores"):
         raise ValueError("input must be 'pred' or 'scores'")
@@ -28,6 +31,7 @@ def metric(*, higher_is_better: bool, input: str, default: bool = False, inflati
         fn.default = default
         fn.inflating = inflating
         fn.label = label or fn.__name__
+        fn.version = version
         return fn
 
     return deco
