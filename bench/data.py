@@ -12,6 +12,16 @@ import numpy as np
 from .errors import BenchError
 
 
+#: the largest magnitude a value may have: the square of a larger float32 overflows (3.4e38),
+#: so distances and variances computed in float32 would be infinite
+MAX_ABS = 1e19
+
+
+class DataError(BenchError):
+    """A dataset's values or split are unusable (non-finite values, an empty range); the message
+    names the dataset, the series, the row and the feature."""
+
+
 @dataclass(frozen=True)
 class Split:
     """Chronological index ranges: train ``[0, train_end)``, validation ``[train_end, val_end)``,
@@ -104,6 +114,29 @@ class Series:
         sl = self.split.ranges(len(self))[which]
         return self.values[sl], self.labels[sl]
 
+    def validate(self) -> None:
+        """Raise :class:`DataError` (one line naming the series, the row and the feature) when a
+        value is NaN, infinite or beyond :data:`MAX_ABS`, or when the train, validation or test
+        range is empty.  :class:`Dataset` calls it for every series it is built with."""
+        bad = ~np.isfinite(self.values) | (np.abs(self.values) > MAX_ABS)
+        if bad.any():
+            row, col = (int(i) for i in np.argwhere(bad)[0])
+            names = self.meta.get("features") if isinstance(self.meta, dict) else None
+            feature = f"{col} ('{names[col]}')" if isinstance(names, (list, tuple)) \
+                and len(names) == self.n_features else str(col)
+            raise DataError(
+                f"series '{self.name}': {int(bad.sum())} value(s) NaN, infinite or beyond "
+                f"+-{MAX_ABS:g} (first at row {row}), the first in feature {feature}: "
+                f"{self.values[row, col]}; clean or impute them where the data is loaded")
+        r = self.split.ranges(len(self))
+        for which in ("train", "val", "test"):
+            if r[which].stop <= r[which].start:
+                bounds = {k: (v.start, v.stop) for k, v in r.items()}
+                raise DataError(
+                    f"series '{self.name}' ({len(self)} rows): empty {which} range "
+                    f"(train, val, test = {bounds['train']}, {bounds['val']}, {bounds['test']}); "
+                    f"give it more rows or move its Split so that every range holds some")
+
     def fingerprint(self) -> str:
         h = hashlib.sha256()
         h.update(self.name.encode())
@@ -113,6 +146,54 @@ class Series:
         s = self.split.resolve(len(self))
         h.update(f"{s.train_end},{s.val_end}".encode())
         return h.hexdigest()
+
+
+#: evaluation protocols: fit on every training row (labels unused), or on the normal ones (labels
+#: used to drop the anomalous rows)
+PROTOCOLS = ("unsupervised", "semi-supervised")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """How a dataset is evaluated, declared by its plugin and recorded in every cell.
+
+    headline:    what its tables sort by: a metric name (``"vus_pr"``, the default for time
+                 series: threshold-free, what TSB-AD recommends) or ``"cost:NAME"``, that cost
+                 model's total on the test range (lower is better).
+    thresholded: the deployable thresholded metric shown beside it (``"f1"``).
+    threshold:   the threshold strategy a run uses when none is given (``"best_f1"``: chosen on
+                 validation labels; the HPC course uses ``min_cost`` on its cost model).
+    cost:        the dataset's own cost model as ``NAME:k=v,...`` text, ``""`` when it defines
+                 none (then no cost is its headline, and a run's cost column is informative only).
+    protocol:    the intended training protocol, one of :data:`PROTOCOLS`; a run uses it unless
+                 ``--protocol`` / ``--train-on`` says otherwise.
+    split:       one line describing the train / validation / test split.
+    """
+
+    headline: str = "vus_pr"
+    thresholded: str = "f1"
+    threshold: str = "best_f1"
+    cost: str = ""
+    protocol: str = "unsupervised"
+    split: str = ""
+
+    def __post_init__(self) -> None:
+        if self.protocol not in PROTOCOLS:
+            raise BenchError(f"Evaluation protocol {self.protocol!r}: use one of "
+                             f"{', '.join(PROTOCOLS)}")
+        if not self.headline:
+            raise BenchError("Evaluation headline is empty: name a metric (e.g. vus_pr) or "
+                             "cost:NAME")
+
+    @property
+    def headline_is_cost(self) -> bool:
+        """True when the headline is a cost model's test total (lower is better)."""
+        return self.headline.startswith("cost:")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"headline": self.headline, "thresholded": self.thresholded,
+                "threshold": self.threshold, "cost": self.cost, "protocol": self.protocol,
+                "split": self.split}
 
 
 @dataclass
@@ -125,6 +206,10 @@ class Dataset:
     license:     the data's licence (SPDX id or a short phrase).
     family:      e.g. ``"telemetry"``, ``"logs"``, ``"time-series"``.
     provenance:  where the data came from (URL, repository @ commit, paper).
+    evaluation:  how it is evaluated (:class:`Evaluation`: headline metric, cost model, protocol,
+                 split); the default is VUS-PR with F1 beside it, unsupervised.
+    title:       how tables name it, e.g. ``"nab (sample, 4 of 58 series)"``; defaults to
+                 ``name``.  A sample must say so here.
     """
 
     name: str
@@ -134,6 +219,8 @@ class Dataset:
     family: str = ""
     provenance: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    evaluation: Evaluation = field(default_factory=Evaluation)
+    title: str = ""
 
     def __post_init__(self) -> None:
         self.series = list(self.series)
@@ -143,6 +230,15 @@ class Dataset:
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise BenchError(f"dataset '{self.name}': duplicate series names {sorted(dup)}")
+        for series in self.series:
+            try:
+                series.validate()
+            except DataError as exc:
+                raise DataError(f"dataset '{self.name}': {exc}") from None
+        if not isinstance(self.evaluation, Evaluation):
+            raise BenchError(f"dataset '{self.name}': evaluation must be a bench.Evaluation, "
+                             f"got {type(self.evaluation).__name__}")
+        self.title = self.title or self.name
         self._fingerprint: str | None = None
 
     def __iter__(self) -> Iterator[Series]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import math
 import types
 import typing
 from collections.abc import Callable
@@ -50,6 +51,9 @@ def parse_spec(text: str) -> Spec:
         key, eq, value = item.partition("=")
         if not eq or not key.strip():
             raise BenchError(f"'{name}': bad parameter {item!r}; write key=value, e.g. {name}:k=3")
+        if key.strip() in params:
+            raise BenchError(f"'{name}': parameter '{key.strip()}' is given twice in {text!r}; "
+                             f"give each parameter once")
         params[key.strip()] = value.strip()
     return Spec(name, params)
 
@@ -113,6 +117,8 @@ def _type_name(annot: Any) -> str:
 
 def convert(raw: Any, annot: Any, default: Any = inspect.Parameter.empty, *, where: str) -> Any:
     """Convert ``raw`` (text from the command line, or a value) to ``annot``."""
+    if isinstance(raw, float) and not math.isfinite(raw):
+        raise BenchError(f"{where} expects a finite number, got {raw}")
     if not isinstance(raw, str):
         return raw
     if annot is inspect.Parameter.empty:
@@ -120,7 +126,8 @@ def convert(raw: Any, annot: Any, default: Any = inspect.Parameter.empty, *, whe
     try:
         return _convert(raw, annot)
     except (ValueError, TypeError) as exc:
-        detail = f" ({exc})" if str(exc) and "invalid literal" not in str(exc) else ""
+        plain = ("invalid literal", "could not convert")
+        detail = f" ({exc})" if str(exc) and not any(p in str(exc) for p in plain) else ""
         raise BenchError(
             f"{where} expects {_type_name(annot)}, got {raw!r}{detail}"
         ) from None
@@ -134,14 +141,15 @@ def _convert(raw: str, annot: Any) -> Any:
         args = typing.get_args(annot)
         if type(None) in args and raw.lower() in ("none", "null", ""):
             return None
+        why = ""
         for a in args:
             if a is type(None):
                 continue
             try:
                 return _convert(raw, a)
-            except (ValueError, TypeError):
-                continue
-        raise ValueError("")
+            except (ValueError, TypeError) as exc:
+                why = str(exc)
+        raise ValueError(why)
     if origin is typing.Literal:
         choices = typing.get_args(annot)
         for c in choices:
@@ -157,19 +165,37 @@ def _convert(raw: str, annot: Any) -> Any:
             return _BOOLS[raw.lower()]
         raise ValueError("true or false")
     if annot is int:
-        f = float(raw)
-        if f != int(f):
-            raise ValueError("an integer")
-        return int(f)
+        return _integer(raw)
     if annot is float:
-        return float(raw)
+        return _finite(raw)
     if annot is str:
         return raw
     return annot(raw)
 
 
+def _finite(raw: str) -> float:
+    """``raw`` as a finite float: NaN, infinities and values beyond float range (``1e400``) are
+    a ValueError, never a silent NaN or inf."""
+    f = float(raw)
+    if not math.isfinite(f):
+        raise ValueError("a finite number")
+    return f
+
+
+def _integer(raw: str) -> int:
+    """``raw`` as an integer: ``100``, ``1e2``; not ``2.5``, ``nan``, ``inf`` or ``1e400``."""
+    try:
+        return int(raw)
+    except ValueError:
+        pass
+    f = _finite(raw)
+    if f != int(f):
+        raise ValueError("an integer")
+    return int(f)
+
+
 def _guess(raw: str) -> Any:
-    for conv in (int, float):
+    for conv in (int, _finite):
         try:
             return conv(raw)
         except ValueError:
@@ -178,7 +204,11 @@ def _guess(raw: str) -> Any:
         return raw.lower() == "true"
     if raw.lower() in ("none", "null"):
         return None
-    return raw
+    try:
+        float(raw)
+    except ValueError:
+        return raw
+    raise ValueError("a finite number")  # nan, inf, 1e400: never a silent NaN or a string
 
 
 def jsonable(value: Any) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..data import Dataset
+from ..data import DataError, Dataset
 from ..errors import BenchError
 from ._core import DataUnavailable, Subject, as_subject
 from ._run import run_in_cell
@@ -26,6 +26,8 @@ def _load(s: Subject, rule: str) -> Dataset:
     if "dataset" not in s._cache:
         try:
             ds = s.build()
+        except DataError as exc:  # bad values or splits, found as the Dataset was built
+            raise s.fail(rule, str(exc), "fix the loader's values or split") from None
         except BenchError as exc:  # missing data, explained: the rule for it is kept
             raise DataUnavailable(f"{s}: data not available here: {exc}") from None
         except Exception as exc:

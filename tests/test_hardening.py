@@ -1,0 +1,190 @@
+"""Hardening (issue 14): bad data, fuzzed command lines and unwritable outputs fail in one line
+naming the thing and the fix, before any cell runs; none of them is a traceback or a silent
+"ok".  Each case is one row of the table in the issue's closing note."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from cli_helpers import run_cli
+
+import bench
+from bench.data import DataError
+from bench.errors import BenchError
+from bench.params import bind, parse_spec
+
+# ----------------------------------------------------------------------------- bad data
+
+
+def _values(n: int = 200, f: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    labels = np.zeros(n, dtype=np.int8)
+    labels[160:165] = 1
+    return rng.normal(size=(n, f)), labels
+
+
+BAD_VALUES = [  # (row, feature, value): train rows are < 100, test rows >= 150
+    ("nan in train", 10, 1, np.nan),
+    ("nan in test", 170, 0, np.nan),
+    ("+inf in train", 3, 2, np.inf),
+    ("-inf in test", 199, 1, -np.inf),
+    ("1e38 in train", 42, 0, 1e38),
+    ("-1e38 in test", 180, 2, -1e38),
+    ("1e40 (beyond float32) in test", 151, 0, 1e40),
+]
+
+
+@pytest.mark.parametrize("what,row,feature,value", BAD_VALUES, ids=[c[0] for c in BAD_VALUES])
+def test_non_finite_or_huge_values_name_the_series_row_and_feature(what, row, feature, value):
+    x, y = _values()
+    x[row, feature] = value
+    series = bench.Series(x, y, name="probe-7", meta={"features": ["cpu", "mem", "disk"]})
+    with pytest.raises(DataError) as exc:
+        bench.Dataset("mine", [series])
+    msg = str(exc.value)
+    assert "\n" not in msg
+    assert (f"dataset 'mine': series 'probe-7': 1 value(s)" in msg
+            and f"(first at row {row})" in msg
+            and f"feature {feature} ('{['cpu', 'mem', 'disk'][feature]}')" in msg), msg
+
+
+def test_every_bad_value_is_counted_and_the_first_is_named():
+    x, y = _values()
+    x[50:60, 2] = np.nan
+    with pytest.raises(DataError, match=r"10 value\(s\) .*\(first at row 50\), the first in "
+                                        r"feature 2: nan"):
+        bench.Dataset("d", [bench.Series(x, y, name="s")])
+
+
+@pytest.mark.parametrize("n,split,empty", [
+    (2, bench.Split(1, 2), "test"),          # a length-2 series: nothing left to test on
+    (200, bench.Split(100, 100), "val"),
+    (200, bench.Split(100, 200), "test"),
+])
+def test_a_series_too_short_for_its_split_is_an_error(n, split, empty):
+    x, y = _values(n)
+    with pytest.raises(DataError, match=f"series 's' \\({n} rows\\): empty {empty} range"):
+        bench.Dataset("d", [bench.Series(x, y, name="s", split=split)])
+
+
+def test_a_good_dataset_still_builds():
+    x, y = _values()
+    ds = bench.Dataset("d", [bench.Series(x, y, name="s")])
+    assert len(ds) == 1 and len(ds.fingerprint()) == 16
+
+
+# ----------------------------------------------------------------------------- parameters
+
+
+class Det:
+    def __init__(self, *, n_estimators: int = 100, bandwidth: float | None = None,
+                 length: int = 10, anything=1.0):
+        pass
+
+
+@pytest.mark.parametrize("key,raw", [
+    ("n_estimators", "1e400"), ("n_estimators", "-inf"), ("n_estimators", "inf"),
+    ("n_estimators", "nan"), ("length", "1e400"), ("bandwidth", "nan"), ("bandwidth", "inf"),
+    ("bandwidth", "-1e400"), ("anything", "nan"),
+])
+def test_numbers_out_of_range_are_one_line_errors_not_overflow(key, raw):
+    with pytest.raises(BenchError, match=f"parameter '{key}' expects .*, got '{raw}'"):
+        bind("detector", "det", Det, {key: raw})
+
+
+def test_a_nan_value_given_through_the_api_is_rejected_too():
+    with pytest.raises(BenchError, match="'bandwidth' expects a finite number, got nan"):
+        bind("detector", "det", Det, {"bandwidth": float("nan")})
+
+
+def test_integers_in_any_finite_spelling_still_parse():
+    assert bind("detector", "det", Det, {"n_estimators": "1e2", "length": "12"}) == {
+        "n_estimators": 100, "bandwidth": None, "length": 12, "anything": 1.0}
+
+
+def test_a_key_given_twice_is_an_error_not_last_wins():
+    with pytest.raises(BenchError, match="parameter 'n' is given twice"):
+        parse_spec("synthetic:n=1,length=5,n=2")
+
+
+# ----------------------------------------------------------------------------- the CLI
+
+QUICK = ["-d", "synthetic:n_series=1,length=400", "-m", "iforest:n_estimators=10", "-q"]
+
+CLI_CASES = [  # (id, argv, text in the one-line error)
+    ("n_estimators=1e400", ["run", "-d", "synthetic:n_series=1", "-m",
+                            "iforest:n_estimators=1e400"], "'n_estimators' expects int, got '1e400'"),
+    ("n_estimators=-inf", ["run", "-d", "synthetic:n_series=1", "-m",
+                           "iforest:n_estimators=-inf"], "'n_estimators' expects int, got '-inf'"),
+    ("length=1e400", ["run", "-d", "synthetic:length=1e400", "-m", "iforest"],
+     "'length' expects int, got '1e400'"),
+    ("duplicate key", ["run", "-d", "synthetic:n_series=1,n_series=2", "-m", "iforest"],
+     "'n_series' is given twice"),
+    ("period=0", ["run", "-d", "synthetic:period=0,n_series=1", "-m", "iforest"],
+     "series 'cpu-0': 2000 value(s) NaN"),
+    ("--timeout nan", ["run", *QUICK, "--executor", "process", "--timeout", "nan"],
+     "--timeout nan: must be a number of seconds above 0"),
+    ("--timeout 0", ["run", *QUICK, "--executor", "process", "--timeout", "0"],
+     "--timeout 0.0: must be a number of seconds above 0"),
+    ("-j -3", ["run", *QUICK, "-j", "-3"], "--jobs -3: must be a whole number of at least 1"),
+    ("-j 0 process", ["run", *QUICK, "--executor", "process", "-j", "0"],
+     "--jobs 0: must be a whole number"),
+    ("--out /dev/null", ["run", *QUICK, "--out", "/dev/null"],
+     "--out /dev/null: exists and is not a directory"),
+    ("--out /proc/x", ["run", *QUICK, "--out", "/proc/x"], "--out /proc/x: cannot create"),
+    ("report -o /proc/x.html", ["report", "RECORD", "-o", "/proc/x.html"], "-o /proc/x.html: "),
+    ("baseline update --dir /proc/x", ["baseline", "update", "--dir", "/proc/x"],
+     "--dir /proc/x: cannot create"),
+    ("history nosuchmetric", ["history", "nosuchmetric", "--dir", "RECORD_DIR"],
+     "no metric 'nosuchmetric'"),
+]
+
+
+@pytest.fixture(scope="module")
+def a_record(tmp_path_factory):
+    """A real one-cell record to point report/history at."""
+    from bench import api
+    from bench.plugins import Manager
+
+    out = tmp_path_factory.mktemp("rec")
+    m = Manager()
+    api.run(api.plan(["synthetic:n_series=1,length=400"], ["iforest:n_estimators=10"],
+                     manager=m), out=out, manager=m)
+    return out
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # synthetic's period=0 divides by 0
+@pytest.mark.parametrize("case,argv,text", CLI_CASES, ids=[c[0] for c in CLI_CASES])
+def test_fuzzed_command_lines_fail_in_one_line_before_any_cell(case, argv, text, capsys,
+                                                                 a_record, tmp_path,
+                                                                 monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a stray default results/ would land here
+    argv = [str(a_record) if a == "RECORD_DIR" else
+            str(next(a_record.glob("*.json"))) if a == "RECORD" else a for a in argv]
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 1, (code, err)
+    lines = [ln for ln in err.splitlines() if ln.startswith("bench: error:")]
+    assert len(lines) == 1 and text in lines[0], err
+    assert "Traceback" not in err and "cells (" not in err  # no cell was planned to run
+    assert not list(tmp_path.glob("results/*.json"))  # and no record was written
+
+
+def test_history_names_the_metrics_it_knows(capsys, a_record):
+    code, _, err = run_cli(capsys, "history", "nosuchmetric", "--dir", str(a_record))
+    assert code == 1 and "known: " in err and "roc_auc" in err and "cost:event" in err
+    code, out, _ = run_cli(capsys, "history", "roc_auc", "--dir", str(a_record))
+    assert code == 0 and "synthetic" in out
+
+
+def test_csv_value_beyond_float_range_fails_naming_file_row_and_feature(capsys, tmp_path):
+    rng = np.random.default_rng(1)
+    rows = ["timestamp,value,label"] + [f"{t},{rng.normal():.4f},{int(150 <= t < 155)}"
+                                        for t in range(200)]
+    rows[121] = "120,1e400,0"
+    f = tmp_path / "probe.csv"
+    f.write_text("\n".join(rows) + "\n")
+    code, _, err = run_cli(capsys, "run", "-d", f"csv:path={f}", "-m", "iforest", "-q",
+                           "--out", str(tmp_path / "out"))
+    assert code == 1, err
+    assert "series 'probe'" in err and "(first at row 120)" in err and "feature 0" in err, err
+    assert "Traceback" not in err
