@@ -12,3 +12,7 @@ from .data import Dataset, Series, Split  # noqa: E402
 from .errors import BenchError  # noqa: E402
 
 __all__ = ["BenchError", "Dataset", "Series", "Split", "__version__", "hookimpl"]
+
+from .notebook import run  # noqa: E402  (bench.run: one call from a notebook)
+
+__all__ += ["run"]
