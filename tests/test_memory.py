@@ -1,0 +1,75 @@
+"""bench.memory.PeakMemory: a block's peak working memory, whatever ran before it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+from bench.memory import PeakMemory
+
+MB = 1e6
+
+
+def _touch(n_bytes: int) -> np.ndarray:
+    a = np.empty(n_bytes, dtype=np.uint8)
+    a[::4096] = 1  # every page becomes resident
+    return a
+
+
+def _fragmented_heap(n: int = 150_000, size: int = 1000, keep_every: int = 64) -> list[bytes]:
+    """Allocate ``n * size`` bytes of small heap objects and free all but every ``keep_every``-th:
+    the freed pages stay inside the C heap, resident, unless the heap is trimmed."""
+    objs = [bytes(size) for _ in range(n)]
+    return objs[::keep_every]
+
+
+def test_peak_of_a_plain_allocation_and_nothing_retained():
+    with PeakMemory() as mem:
+        a = _touch(120 * 2**20)
+        del a
+    assert 110 <= mem.peak_mb <= 150, mem.peak_mb
+    assert abs(mem.retained_mb) < 15, mem.retained_mb
+
+
+def test_memory_freed_by_earlier_work_does_not_hide_a_blocks_allocations():
+    """The old figure (growth of RSS since the start) read ~0 here: the second block reused heap
+    pages the first one freed, so RSS never grew.  Trimming the heap first makes it count."""
+    survivors = _fragmented_heap()
+    with PeakMemory() as mem:
+        objs = [bytes(1000) for _ in range(100_000)]  # 100 MB of small objects
+        del objs
+    assert survivors
+    assert mem.peak_mb >= 80, mem.peak_mb
+
+
+def test_what_stays_resident_is_retained_not_peak():
+    with PeakMemory() as mem:
+        kept = _touch(80 * 2**20)
+    assert 70 <= mem.retained_mb <= 100, mem.retained_mb
+    assert mem.peak_mb < 20, mem.peak_mb
+    del kept
+
+
+def test_child_processes_count():
+    code = "import numpy as np, time; a = np.ones(100_000_000 // 8); time.sleep(0.6)"
+    with PeakMemory() as mem:
+        subprocess.run([sys.executable, "-c", code], check=True)
+    assert mem.peak_mb >= 90, mem.peak_mb
+
+
+def test_a_new_lifetime_high_is_exact_without_any_sample():
+    """With sampling effectively off (one sample at the start), ru_maxrss still gives the peak
+    when the block sets the process's lifetime high (a fresh process, as a worker's first cell)."""
+    code = textwrap.dedent("""
+        import numpy as np
+        from bench.memory import PeakMemory
+        with PeakMemory(interval=3600) as mem:
+            a = np.ones(250_000_000 // 8)
+            del a
+        print(mem.peak_mb)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert 240 <= float(out.stdout) <= 290, out.stdout
