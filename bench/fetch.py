@@ -1,12 +1,21 @@
 """``bench fetch NAME``: download a dataset that has a public source into the cache, checked.
 
 The sources (upstream URL, and per file its path, size and SHA-256) are listed in
-``datasets/data/sources.json``.  Files land in ``cache_dir() / NAME / PATH``, which is where the
-dataset loaders look (after a ``path=`` they are given).  Each file is written to ``PATH.part``,
-hashed while it streams, and renamed only when its SHA-256 matches; a file already in the cache
-with the right hash is not downloaded again.  A source without a published checksum (loghub's
-zenodo archive) is trusted on first download: its SHA-256 is recorded in ``NAME/.sha256.json``
-and checked on every later fetch.
+``datasets/data/sources.json``.  Downloads and checksums are pooch's (``pooch.retrieve`` with a
+known hash: each file streams to a temporary name and is kept only when its SHA-256 matches); the
+cache directory is platformdirs' user cache (or ``$BENCH_DATA``).
+
+A fetch never leaves something a loader could take for data: every file of a source is
+downloaded (or copied from the current cache folder when its hash still matches) into a fresh
+private staging folder ``.NAME.partial-XXXX`` beside the cache folder, zips are unpacked there, a
+``.complete.json`` marker listing each file's SHA-256 is written last, and only then is the
+staging folder renamed to ``NAME`` (the previous folder, if any, is moved aside first and
+removed).  A failed, interrupted or corrupted fetch leaves the previous folder as it was, and
+nothing is ever written inside an existing cache folder, so a symlink planted there cannot
+redirect a write.  The loaders use a cache folder only when it is complete (:func:`is_complete`).
+
+A source without a published checksum (loghub's zenodo archive) is trusted on first download:
+its SHA-256 is recorded in ``NAME/.sha256.json`` and checked on every later fetch.
 
 ``--mirror URL`` (or ``BENCH_FETCH_MIRROR``) downloads ``URL/<mirror_dir>/<path>`` instead of the
 upstream URL, e.g. from a local copy of the shared data folder served over HTTP.
@@ -14,14 +23,16 @@ upstream URL, e.g. from a local copy of the shared data folder served over HTTP.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import shutil
 import sys
-import urllib.error
-import urllib.request
+import tempfile
+import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +42,10 @@ import click
 from .errors import BenchError
 
 MIRROR_ENV = "BENCH_FETCH_MIRROR"
-CHUNK = 1 << 16
+#: written last into a fetched folder: ``{"source", "fetched", "files": {path: sha256}}``
+MARKER = ".complete.json"
+#: trust-on-first-use checksums of files without a published one
+TOFU = ".sha256.json"
 NOT_FETCHABLE = {
     "yahoo": "the Yahoo Webscope S5 data may not be redistributed; request 'S5 - A Labeled "
              "Anomaly Detection Dataset' at https://webscope.sandbox.yahoo.com/catalog.php?"
@@ -43,19 +57,15 @@ NOT_FETCHABLE = {
 
 
 def cache_dir() -> Path:
-    """The download cache: ``$BENCH_DATA`` if set, else the platform's user cache directory
-    (``$XDG_CACHE_HOME/bench`` or ``~/.cache/bench`` on Linux, ``~/Library/Caches/bench`` on
-    macOS, ``%LOCALAPPDATA%\\bench\\Cache`` on Windows)."""
+    """The download cache: ``$BENCH_DATA`` if set, else platformdirs' user cache directory for
+    ``bench`` (``$XDG_CACHE_HOME/bench`` or ``~/.cache/bench`` on Linux,
+    ``~/Library/Caches/bench`` on macOS, ``%LOCALAPPDATA%\\bench\\Cache`` on Windows)."""
     env = os.environ.get("BENCH_DATA", "").strip()
     if env:
         return Path(env).expanduser()
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "bench"
-    if os.name == "nt":
-        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
-        return Path(base) / "bench" / "Cache"
-    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "bench"
+    import platformdirs
+
+    return platformdirs.user_cache_path("bench", appauthor=False)
 
 
 @dataclass
@@ -122,38 +132,69 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def download(url: str, dest: Path, expected: str | None,
-             advance: Callable[[int], None] = lambda n: None, timeout: float = 60.0) -> str:
-    """Stream ``url`` to ``dest`` through ``dest.part``; return its SHA-256.  A mismatch with
-    ``expected`` removes the partial file and raises a one-line error."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
-    h = hashlib.sha256()
+def _read_json(path: Path) -> dict[str, Any]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r, open(part, "wb") as out:
-            for chunk in iter(lambda: r.read(CHUNK), b""):
-                out.write(chunk)
-                h.update(chunk)
-                advance(len(chunk))
-    except urllib.error.HTTPError as exc:
-        part.unlink(missing_ok=True)
-        raise BenchError(f"bench fetch: {url}: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        part.unlink(missing_ok=True)
-        reason = getattr(exc, "reason", exc)
-        raise BenchError(f"bench fetch: {url}: {reason}; check the network or pass --mirror "
-                         f"(env {MIRROR_ENV})") from None
-    digest = h.hexdigest()
-    if expected and digest != expected:
-        part.unlink(missing_ok=True)
-        raise BenchError(f"bench fetch: {url}: checksum mismatch (sha256 {digest[:16]}..., "
-                         f"expected {expected[:16]}...); the file was not kept")
-    part.replace(dest)
-    return digest
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def is_complete(folder: Path) -> bool:
+    """Whether a cache folder holds a whole fetch: the marker a finished fetch writes last, or,
+    for a folder fetched before markers existed, every file of its source with its listed size.
+    An empty or partial folder (an interrupted download, a failed fetch) is not complete."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return False
+    if (folder / MARKER).is_file():
+        return True
+    try:
+        src = resolve(folder.name)
+    except BenchError:
+        return False
+    for f in src.files:
+        p = folder / f.path
+        if not p.is_file() or (f.size is not None and p.stat().st_size != f.size):
+            return False
+    return True
+
+
+def _pooch_error(url: str, exc: Exception) -> BenchError:
+    """One line for a failed download: HTTP status, network failure or checksum mismatch."""
+    import requests
+
+    if isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
+        r = exc.response
+        return BenchError(f"bench fetch: {url}: HTTP {r.status_code} {r.reason}")
+    if isinstance(exc, requests.exceptions.RequestException):
+        return BenchError(f"bench fetch: {url}: {type(exc).__name__}; check the network or pass "
+                          f"--mirror (env {MIRROR_ENV})")
+    text = str(exc).replace("\n", " ")
+    if "hash" in text.lower():
+        return BenchError(f"bench fetch: {url}: checksum mismatch ({text[:160]}); the file was "
+                          f"not kept")
+    return BenchError(f"bench fetch: {url}: {text}")
+
+
+def download(url: str, dest: Path, expected: str | None, timeout: float = 60.0) -> str:
+    """Download ``url`` to ``dest`` with pooch, checking ``expected`` (SHA-256 hex) when given;
+    return the file's SHA-256.  ``dest`` must lie in a folder this process created (the staging
+    folder): pooch writes a temporary file beside it and renames it into place."""
+    import pooch
+
+    pooch.get_logger().setLevel("WARNING")
+    try:
+        pooch.retrieve(url, known_hash=f"sha256:{expected}" if expected else None,
+                       fname=dest.name, path=dest.parent,
+                       downloader=pooch.HTTPDownloader(progressbar=False, timeout=timeout))
+    except Exception as exc:  # requests' errors, pooch's ValueError for a hash mismatch
+        raise _pooch_error(url, exc) from None
+    return expected or sha256_file(dest)
 
 
 class _Reporter:
-    """A rich progress bar on a terminal, a few plain lines otherwise."""
+    """A rich progress bar (bytes, per file) on a terminal, a few plain lines otherwise."""
 
     def __init__(self, name: str, total: int, n_files: int, quiet: bool):
         self.name, self.total, self.n_files, self.quiet = name, total, n_files, quiet
@@ -163,31 +204,19 @@ class _Reporter:
 
     def __enter__(self) -> _Reporter:
         if self.tty:
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                Progress,
-                TextColumn,
-                TransferSpeedColumn,
-            )
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
             self._bar = Progress(TextColumn(f"fetch {self.name}"), BarColumn(), DownloadColumn(),
-                                 TransferSpeedColumn(), TextColumn("{task.description}"),
-                                 transient=False)
+                                 TextColumn("{task.description}"), transient=False)
             self._bar.start()
             self._task = self._bar.add_task("", total=self.total or None)
         return self
 
-    def advance(self, n: int) -> None:
-        if self._bar is not None:
-            self._bar.advance(self._task, n)
-
-    def file_done(self, cached_size: int = 0) -> None:
-        """One file finished; ``cached_size``: bytes of a file found in the cache."""
+    def file_done(self, size: int = 0) -> None:
         self.done_files += 1
         if self._bar is not None:
-            self._bar.update(self._task, description=f"{self.done_files}/{self.n_files} files")
-            self._bar.advance(self._task, cached_size)
+            self._bar.update(self._task, advance=size,
+                             description=f"{self.done_files}/{self.n_files} files")
         elif not self.quiet:
             step = max(1, self.n_files // 10)
             if self.done_files % step == 0 or self.done_files == self.n_files:
@@ -198,34 +227,84 @@ class _Reporter:
             self._bar.stop()
 
 
+@contextlib.contextmanager
+def _staging(root: Path, name: str) -> Iterator[Path]:
+    """A fresh private folder ``root/.NAME.partial-XXXX`` (mode 0700); removed on any failure."""
+    root.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{name}.partial-", dir=root))
+    try:
+        yield stage
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
+def _publish(stage: Path, folder: Path) -> None:
+    """Replace ``folder`` with ``stage`` by renames (the old folder moves aside, then goes)."""
+    old = None
+    if folder.is_symlink() or folder.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
+        old.rmdir()
+        os.replace(folder, old)
+    os.replace(stage, folder)
+    if old is not None:
+        if old.is_symlink() or old.is_file():
+            old.unlink()
+        else:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _reuse(folder: Path, f: RemoteFile, expected: str | None, stage: Path) -> bool:
+    """Copy ``folder/f.path`` into the staging folder when it is a regular file (not a link)
+    whose SHA-256 is ``expected``; say whether it was."""
+    src = folder / f.path
+    if not expected or src.is_symlink() or not src.is_file() or sha256_file(src) != expected:
+        return False
+    dest = stage / f.path
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dest)
+    return True
+
+
 def fetch(name: str, *, root: Path | None = None, mirror: str | None = None, force: bool = False,
           quiet: bool = False, timeout: float = 60.0) -> Path:
     """Download the source of dataset ``name`` into ``root / <source>`` (``root`` defaults to
-    :func:`cache_dir`); return that folder.  Files already there with the right SHA-256 are kept
-    unless ``force``."""
+    :func:`cache_dir`); return that folder.  A complete folder whose files all match their
+    SHA-256 is kept as it is unless ``force``; files that still match are copied, not
+    downloaded again."""
     src = resolve(name)
     mirror = os.environ.get(MIRROR_ENV, "") if mirror is None else mirror
-    folder = (root or cache_dir()) / src.name
-    folder.mkdir(parents=True, exist_ok=True)
-    tofu_path = folder / ".sha256.json"
-    tofu = json.loads(tofu_path.read_text()) if tofu_path.exists() else {}
-    with _Reporter(src.name, src.size, len(src.files), quiet) as rep:
+    root = Path(root or cache_dir())
+    folder = root / src.name
+    tofu = _read_json(folder / TOFU) if folder.is_dir() else {}
+    expected = {f.path: f.sha256 or tofu.get(f.path) for f in src.files}
+    if not force and (folder / MARKER).is_file() and all(
+            h and (folder / p).is_file() and not (folder / p).is_symlink()
+            and sha256_file(folder / p) == h for p, h in expected.items()):
+        return folder
+    with _Reporter(src.name, src.size, len(src.files), quiet) as rep, \
+            _staging(root, src.name) as stage:
+        hashes: dict[str, str] = {}
         for f in src.files:
-            dest = folder / f.path
-            expected = f.sha256 or tofu.get(f.path)
-            if dest.exists() and not force and expected and sha256_file(dest) == expected:
-                rep.file_done(f.size or 0)
-                continue
-            digest = download(src.url(f, mirror), dest, expected, rep.advance, timeout)
+            if not force and folder.is_dir() and _reuse(folder, f, expected[f.path], stage):
+                hashes[f.path] = expected[f.path] or ""
+            else:
+                hashes[f.path] = download(src.url(f, mirror), stage / f.path, expected[f.path],
+                                          timeout)
             if not f.sha256 and f.path not in tofu:
-                tofu[f.path] = digest
-                tofu_path.write_text(json.dumps(tofu, indent=1))
+                tofu[f.path] = hashes[f.path]
                 click.echo(f"fetch {src.name}: {f.path} has no published checksum; recorded "
-                           f"sha256 {digest} in {tofu_path} and will check it from now on",
-                           err=True)
-            if src.unpack and dest.suffix == ".zip":
-                _unpack(dest, folder)
-            rep.file_done()
+                           f"sha256 {hashes[f.path]} in {folder / TOFU} and will check it from "
+                           f"now on", err=True)
+            if src.unpack and f.path.endswith(".zip"):
+                _unpack(stage / f.path, stage)
+            rep.file_done(f.size or 0)
+        if tofu:
+            (stage / TOFU).write_text(json.dumps(tofu, indent=1))
+        (stage / MARKER).write_text(json.dumps(
+            {"source": src.name, "fetched": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+             "files": hashes}, indent=1))
+        _publish(stage, folder)
     return folder
 
 
@@ -234,12 +313,12 @@ def _unpack(archive: Path, folder: Path) -> None:
         with zipfile.ZipFile(archive) as z:
             for m in z.namelist():
                 target = (folder / m).resolve()
-                if not str(target).startswith(str(folder.resolve())):
-                    raise BenchError(f"bench fetch: {archive}: member {m!r} escapes the folder")
+                if not target.is_relative_to(folder.resolve()):
+                    raise BenchError(f"bench fetch: {archive.name}: member {m!r} escapes the "
+                                     f"folder")
             z.extractall(folder)
     except zipfile.BadZipFile:
-        raise BenchError(f"bench fetch: {archive} is not a zip archive; delete it and retry"
-                         ) from None
+        raise BenchError(f"bench fetch: {archive.name} is not a zip archive") from None
 
 
 @click.command("fetch")

@@ -4,7 +4,8 @@ Where a loader looks for a data set that does not ship with ``bench`` (in this o
 
 1. the ``path=`` the user gave;
 2. the download cache, ``$BENCH_DATA/<name>`` (or the platform cache directory, see
-   :func:`cache_dir`), where ``bench fetch NAME`` puts it;
+   :func:`cache_dir`), where ``bench fetch NAME`` puts it, if that fetch completed
+   (:func:`bench.fetch.is_complete`; a partial folder is skipped and named in the error);
 3. ``../shared/data/<folder>`` beside the repository (a source checkout next to the shared data).
 """
 
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import bench
-from bench.fetch import cache_dir  # noqa: F401  (the loaders' cache lookup, re-exported)
+from bench.fetch import cache_dir, is_complete  # the loaders' cache lookup (re-exported)
 
 from . import DATA_DIR
 
@@ -54,13 +55,29 @@ def locate(dataset: str, path: str | None, candidates: Sequence[Path], what: str
         if not p.exists():
             raise bench.BenchError(f"dataset '{dataset}': {p} not found; pass path= to {what}")
         return p
+    incomplete = []
     for c in candidates:
-        if c.exists():
+        folder = _cache_folder(c)
+        if folder is not None and c.exists() and not is_complete(folder):
+            incomplete.append(folder)  # an interrupted or failed fetch: never read as data
+        elif c.exists():
             return c
     tried = ", ".join(str(c) for c in candidates)
     how = f"run `bench fetch {fetch}` or pass" if fetch else "pass"
-    raise bench.BenchError(f"dataset '{dataset}': no data found (looked in {tried}); "
+    skipped = "".join(f"; {f} is an incomplete download, skipped"
+                      for f in dict.fromkeys(incomplete))
+    raise bench.BenchError(f"dataset '{dataset}': no data found (looked in {tried}{skipped}); "
                            f"{how} {dataset}:path=... pointing at {what}")
+
+
+def _cache_folder(path: Path) -> Path | None:
+    """The ``bench fetch`` folder (``cache_dir()/NAME``) that ``path`` lies in, or None."""
+    root = cache_dir()
+    try:
+        rel = Path(path).relative_to(root)
+    except ValueError:
+        return None
+    return root / rel.parts[0] if rel.parts else None
 
 
 def default_candidates(fetch_name: str, shared_folder: str) -> list[Path]:

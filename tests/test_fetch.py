@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import http.server
 import shutil
+import sys
 import threading
 import zipfile
 from pathlib import Path
@@ -78,7 +79,7 @@ def test_fetch_checks_caches_and_the_loaders_read_the_cache(serve, cache):
     folder = fetch.fetch("msl", mirror=server.url, quiet=True)  # alias of smap
     assert folder == cache / "smap"
     assert fetch.sha256_file(folder / "SMAP.tar.gz") == fetch.resolve("smap").files[0].sha256
-    assert len(server.requests) == 2 and not list(folder.glob("*.part"))
+    assert len(server.requests) == 2 and [p.name for p in cache.iterdir()] == ["smap"]
     ds = smap.msl()
     assert len(ds) == 27 and ds.series[0].meta["source_file"].startswith(str(cache))
     fetch.fetch("smap", mirror=server.url, quiet=True)
@@ -104,7 +105,101 @@ def test_checksum_mismatch_keeps_nothing(serve, cache, tmp_path):
     server = serve(tmp_path / "mirror")
     with pytest.raises(bench.BenchError, match="SMAP.tar.gz: checksum mismatch"):
         fetch.fetch("smap", mirror=server.url, quiet=True)
-    assert not list((cache / "smap").glob("SMAP.tar.gz*"))
+    assert not cache.exists() or list(cache.iterdir()) == []  # no folder, no staging left
+
+
+def _nab_mirror(tmp_path: Path, drop: str | None = None) -> Path:
+    """A copy of the shared NAB folder to serve, optionally without one file (a failed fetch
+    half-way: 404 on that file)."""
+    mirror = tmp_path / "mirror"
+    shutil.copytree(SHARED / "nab", mirror / "nab")
+    if drop:
+        (mirror / "nab" / drop).unlink()
+    return mirror
+
+
+@needs_shared
+def test_a_failed_fetch_leaves_nothing_a_loader_would_read(serve, cache, tmp_path, monkeypatch):
+    """The issue's case: a fetch that fails half-way used to leave an empty or partial `nab`
+    folder that `bench run -d nab` then preferred to the data available elsewhere."""
+    server = serve(_nab_mirror(tmp_path, drop="data/realTraffic/speed_7578.csv"))
+    with pytest.raises(bench.BenchError, match=r"speed_7578.csv: HTTP 404"):
+        fetch.fetch("nab", mirror=server.url, quiet=True)
+    assert len(server.requests) > 10  # it failed part-way, after many files
+    assert list(cache.iterdir()) == []  # no nab folder, no staging folder
+    monkeypatch.setattr(_util, "SHARED_DATA", SHARED)
+    assert nab.nab(series="realTraffic/*").meta["root"] == str(SHARED / "nab")
+
+
+@needs_shared
+def test_loaders_skip_an_incomplete_cache_folder(cache, monkeypatch):
+    """A folder left by an older bench (or a user's half copy) is not data: the loader goes on to
+    the next place and, when nothing is found, names the incomplete folder."""
+    (cache / "nab" / "data").mkdir(parents=True)
+    (cache / "nab" / "LICENSE.txt").write_text("partial")
+    assert not fetch.is_complete(cache / "nab")
+    with pytest.raises(bench.BenchError, match=r"nab is an incomplete download, skipped.*"
+                                               r"bench fetch nab"):
+        nab.nab()
+    monkeypatch.setattr(_util, "SHARED_DATA", SHARED)
+    assert nab.nab(series="realTraffic/*").meta["root"] == str(SHARED / "nab")
+    # a complete copy made by hand (every listed file, right sizes) is accepted
+    shutil.rmtree(cache / "nab")
+    shutil.copytree(SHARED / "nab", cache / "nab")
+    assert fetch.is_complete(cache / "nab")
+    assert nab.nab(series="realTraffic/*").meta["root"] == str(cache / "nab")
+
+
+@needs_shared
+def test_refetch_failure_keeps_the_previous_folder(serve, cache, tmp_path):
+    good = serve(_nab_mirror(tmp_path / "good"))
+    folder = fetch.fetch("nab", mirror=good.url, quiet=True)
+    assert fetch.is_complete(folder) and (folder / fetch.MARKER).is_file()
+    before = sorted(p.relative_to(folder) for p in folder.rglob("*"))
+    bad = serve(_nab_mirror(tmp_path / "bad", drop="labels/combined_windows.json"))
+    with pytest.raises(bench.BenchError, match="combined_windows.json: HTTP 404"):
+        fetch.fetch("nab", mirror=bad.url, quiet=True, force=True)
+    assert sorted(p.relative_to(folder) for p in folder.rglob("*")) == before
+    assert [p.name for p in cache.iterdir()] == ["nab"]
+    assert len(nab.nab()) == 58
+
+
+@needs_shared
+def test_planted_symlinks_are_never_written_through(serve, cache, tmp_path):
+    """Links inside the cache folder (a planted ``.part`` file, a data file pointing outside)
+    are replaced with the folder; their targets outside the cache keep their bytes."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim").write_text("keep me")
+    (outside / "victim2").write_text("keep me too")
+    (cache / "smap").mkdir(parents=True)
+    (cache / "smap" / "SMAP.tar.gz.part").symlink_to(outside / "victim")
+    (cache / "smap" / "SMAP.tar.gz").symlink_to(outside / "victim2")
+    server = serve(SHARED)
+    folder = fetch.fetch("smap", mirror=server.url, quiet=True)
+    assert (outside / "victim").read_text() == "keep me"
+    assert (outside / "victim2").read_text() == "keep me too"
+    tar = folder / "SMAP.tar.gz"
+    assert not tar.is_symlink() and fetch.sha256_file(tar) == fetch.resolve("smap").files[0].sha256
+    assert not (folder / "SMAP.tar.gz.part").exists()
+    # the cache folder itself a link to somewhere else: the link is replaced, not written into
+    shutil.rmtree(folder)
+    (outside / "elsewhere").mkdir()
+    (cache / "smap").symlink_to(outside / "elsewhere", target_is_directory=True)
+    fetch.fetch("smap", mirror=server.url, quiet=True)
+    assert not (cache / "smap").is_symlink() and list((outside / "elsewhere").iterdir()) == []
+
+
+def test_cache_dir_is_platformdirs_unless_bench_data(monkeypatch, tmp_path):
+    import platformdirs
+
+    monkeypatch.delenv("BENCH_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert fetch.cache_dir() == platformdirs.user_cache_path("bench", appauthor=False)
+    if sys.platform.startswith("linux"):
+        assert fetch.cache_dir() == tmp_path / "xdg" / "bench"
+    monkeypatch.setenv("BENCH_DATA", str(tmp_path / "mine"))
+    assert fetch.cache_dir() == tmp_path / "mine"
 
 
 def test_http_error_names_the_url(serve, cache, tmp_path):
