@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bench
 
-from ._base import check_pred, check_scores, metric, runs
+from ._base import check_pred, check_scores, is_oracle, metric, runs
 from .affiliation import affiliation_f1, affiliation_precision, affiliation_recall
 from .events import (
     detection_delay,
@@ -32,7 +32,7 @@ BUILTIN = [roc_auc, pr_auc, f1, precision, recall, accuracy,
            event_precision, event_recall, event_f1, detection_delay, nab_score]
 
 __all__ = ["accuracy", "affiliation_f1", "affiliation_precision", "affiliation_recall",
-           "check_pred", "check_scores", "confusion", "detection_delay", "event_f1",
+           "check_pred", "check_scores", "confusion", "is_oracle", "detection_delay", "event_f1",
            "event_precision", "event_recall", "f1", "metric", "nab_score", "point_adjusted_f1",
            "pr_auc", "precision", "range_f1", "range_precision", "range_recall", "recall",
            "roc_auc", "runs", "vus_pr", "vus_roc"]

@@ -10,14 +10,21 @@ from ..errors import BenchError
 
 
 def metric(*, higher_is_better: bool, input: str, default: bool = False, inflating: bool = False,
-           label: str | None = None, version: int = 1) -> Callable:
+           label: str | None = None, version: int = 1, chance: Callable | str = "random",
+           oracle: Callable | bool = False) -> Callable:
     """Declare a metric's direction and input.
 
     higher_is_better: direction used by rankings and ``bench compare``.
     input:            ``"pred"`` (0/1 alarms) or ``"scores"`` (float, higher = more anomalous).
     default:          computed in every run unless ``--metric`` names others.
-    inflating:        known to overstate detection quality; tables mark it with ``(!)``.
+    inflating:        detectors that learned nothing (random, constant) score above what a reader
+                      expects of its family; tables mark it with ``(!)``.
     label:            short column header for tables.
+    chance:           its chance level: ``labels -> float`` (e.g. ``bench.metrics.chance.half``),
+                      or ``"random"`` to estimate it from trivial detectors
+                      (:func:`bench.metrics.chance.level`).
+    oracle:           the metric chooses something on the labels it scores (a best threshold), so
+                      it is an upper bound, printed ORACLE: a bool, or ``params -> bool``.
     version:          declared version of the metric's meaning: bump it whenever its output for
                       some input changes (``tests/test_golden.py`` fails otherwise); results of
                       different versions are never compared.
@@ -32,9 +39,18 @@ def metric(*, higher_is_better: bool, input: str, default: bool = False, inflati
         fn.inflating = inflating
         fn.label = label or fn.__name__
         fn.version = version
+        fn.chance = chance
+        fn.oracle = oracle
         return fn
 
     return deco
+
+
+def is_oracle(fn: Callable, params: dict | None = None) -> bool:
+    """Whether metric ``fn`` with ``params`` chooses something on the labels it scores (declared
+    with ``@metric(oracle=...)``): its value is an upper bound, printed ORACLE."""
+    flag = getattr(fn, "oracle", False)
+    return bool(flag(dict(params or {})) if callable(flag) else flag)
 
 
 def check_labels(labels: np.ndarray, other: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import check_pred, metric, runs
+from .chance import one
 
 
 def _events(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -109,7 +110,7 @@ def affiliation(labels: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
     return precision, recall
 
 
-@metric(higher_is_better=True, input="pred", label="Aff-prec")
+@metric(higher_is_better=True, input="pred", label="Aff-prec", inflating=True)
 def affiliation_precision(labels: np.ndarray, pred: np.ndarray) -> float:
     """Affiliation precision (Huet et al., KDD 2022), in [0, 1]; higher is better.
 
@@ -117,11 +118,12 @@ def affiliation_precision(labels: np.ndarray, pred: np.ndarray) -> float:
     time of ``P(dist(X, J) >= dist(x, J))`` for ``X`` uniform in the zone (definitions in this
     module's docstring).  An alarm on the event scores 1; one at the far edge of the zone about 0;
     random alarms about 0.5.  Matches the authors' ``pr_from_events`` on the same events.  0 when
-    there is no alarm (the reference returns NaN); NaN when no step is anomalous (it raises)."""
+    there is no alarm (the reference returns NaN); NaN when no step is anomalous (it raises).
+    INFLATING (marked ``(!)``): its chance level is about 0.5 by design, not the anomaly rate."""
     return affiliation(labels, pred)[0]
 
 
-@metric(higher_is_better=True, input="pred", label="Aff-rec")
+@metric(higher_is_better=True, input="pred", label="Aff-rec", chance=one)
 def affiliation_recall(labels: np.ndarray, pred: np.ndarray) -> float:
     """Affiliation recall (Huet et al., KDD 2022), in [0, 1]; higher is better.
 
@@ -131,10 +133,15 @@ def affiliation_recall(labels: np.ndarray, pred: np.ndarray) -> float:
     return affiliation(labels, pred)[1]
 
 
-@metric(higher_is_better=True, input="pred", label="Aff-F1")
+@metric(higher_is_better=True, input="pred", label="Aff-F1", inflating=True)
 def affiliation_f1(labels: np.ndarray, pred: np.ndarray) -> float:
     """Harmonic mean of :func:`affiliation_precision` and :func:`affiliation_recall`, in [0, 1];
-    higher is better.  0 when both are 0; NaN when no step is anomalous."""
+    higher is better.  0 when both are 0; NaN when no step is anomalous.
+
+    INFLATING (marked ``(!)``): by design (Huet et al. 2022, sec. 4) random alarms get an
+    affiliation precision of about 0.5 and a recall near 1, so alarms unrelated to the labels
+    score about 0.67 (0.67-0.69 measured on the shipped data), not 0.  Read it against the
+    ``random`` row (``bench.metrics.chance.level``)."""
     p, r = affiliation(labels, pred)
     if np.isnan(r):
         return float("nan")

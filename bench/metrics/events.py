@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import check_pred, check_window, metric, runs
+from .chance import all_alarm_f1, one, zero
 
 
 def _widen(mask: np.ndarray, k: int) -> np.ndarray:
@@ -51,7 +52,7 @@ def event_counts(labels: np.ndarray, pred: np.ndarray, *, tolerance: int = 0) ->
             "false_runs": false_runs}
 
 
-@metric(higher_is_better=True, input="pred", label="ev-rec")
+@metric(higher_is_better=True, input="pred", label="ev-rec", chance=one)
 def event_recall(labels: np.ndarray, pred: np.ndarray, *, tolerance: int = 0) -> float:
     """Share of anomaly ranges detected: an alarm falls inside the range or within ``tolerance``
     steps of either end (see the module docstring), in [0, 1]; higher is better.  NaN when no
@@ -60,7 +61,7 @@ def event_recall(labels: np.ndarray, pred: np.ndarray, *, tolerance: int = 0) ->
     return c["detected"] / c["ranges"] if c["ranges"] else float("nan")
 
 
-@metric(higher_is_better=True, input="pred", label="ev-prec")
+@metric(higher_is_better=True, input="pred", label="ev-prec", chance=one)
 def event_precision(labels: np.ndarray, pred: np.ndarray, *, tolerance: int = 0) -> float:
     """Share of alarm runs that are not false: a run is false when none of its steps lies inside
     an anomaly range or within ``tolerance`` steps of one, in [0, 1]; higher is better.  0 when
@@ -71,15 +72,25 @@ def event_precision(labels: np.ndarray, pred: np.ndarray, *, tolerance: int = 0)
     return 1.0 - c["false_runs"] / c["alarm_runs"]
 
 
-@metric(higher_is_better=True, input="pred", label="ev-F1")
+@metric(higher_is_better=True, input="pred", label="ev-F1", version=2, chance=all_alarm_f1)
 def event_f1(labels: np.ndarray, pred: np.ndarray, *, tolerance: int = 0) -> float:
-    """Harmonic mean of :func:`event_precision` and :func:`event_recall`, in [0, 1]; higher is
-    better.  0 when both are 0; NaN when no step is anomalous."""
+    """Composite F1 (Garg et al., "An Evaluation of Anomaly Detection and Diagnosis in
+    Multivariate Time Series", IEEE TNNLS 2021, eq. 4): the harmonic mean of the *point-wise*
+    precision ``tp / (tp + fp)`` over time steps and the *event-wise* recall
+    (:func:`event_recall`: share of anomaly ranges with an alarm inside or within ``tolerance``
+    steps), in [0, 1]; higher is better.  0 when both are 0; NaN when no step is anomalous.
+
+    Event precision (:func:`event_precision`) is deliberately not used: a detector alarming every
+    step raises one alarm run that overlaps every range, so event precision and recall are both 1
+    and their harmonic mean rewards it with 1.000.  With point-wise precision that detector gets
+    ``2 pi / (1 + pi)`` (``pi`` = anomaly rate), the chance level of point-wise F1."""
     r = event_recall(labels, pred, tolerance=tolerance)
-    p = event_precision(labels, pred, tolerance=tolerance)
     if np.isnan(r):
         return float("nan")
-    return 2 * p * r / (p + r) if p + r > 0 else 0.0
+    y, p = check_pred(labels, pred)
+    alarms = int(np.count_nonzero(p))
+    prec = np.count_nonzero(p & y) / alarms if alarms else 0.0
+    return 2 * prec * r / (prec + r) if prec + r > 0 else 0.0
 
 
 @metric(higher_is_better=True, input="pred", inflating=True, label="PA-F1")
@@ -121,7 +132,7 @@ def detection_delays(labels: np.ndarray, pred: np.ndarray) -> np.ndarray:
     return delay[inside]
 
 
-@metric(higher_is_better=False, input="pred", label="delay")
+@metric(higher_is_better=False, input="pred", label="delay", chance=zero)
 def detection_delay(labels: np.ndarray, pred: np.ndarray) -> float:
     """Mean detection delay in time steps over the detected anomaly ranges: for each range with
     an alarm inside it, the number of steps from the range's first step to its first alarm (0 =

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import check_pred, metric
+from .chance import all_alarm_f1, anomaly_rate, majority, one
 
 
 def confusion(labels: np.ndarray, pred: np.ndarray) -> dict[str, int]:
@@ -20,7 +21,7 @@ def _ratio(num: int, den: int) -> float:
     return num / den if den else 0.0
 
 
-@metric(higher_is_better=True, input="pred", default=True, label="acc")
+@metric(higher_is_better=True, input="pred", default=True, label="acc", chance=majority)
 def accuracy(labels: np.ndarray, pred: np.ndarray) -> float:
     """Fraction of time steps whose alarm equals the label, ``(tp + tn) / T``, in [0, 1].
     Higher is better.  Dominated by the normal class on imbalanced data."""
@@ -28,7 +29,7 @@ def accuracy(labels: np.ndarray, pred: np.ndarray) -> float:
     return _ratio(c["tp"] + c["tn"], sum(c.values()))
 
 
-@metric(higher_is_better=True, input="pred", default=True, label="prec")
+@metric(higher_is_better=True, input="pred", default=True, label="prec", chance=anomaly_rate)
 def precision(labels: np.ndarray, pred: np.ndarray) -> float:
     """``tp / (tp + fp)`` over time steps, in [0, 1]; 0 when there is no alarm.
     Higher is better."""
@@ -36,7 +37,7 @@ def precision(labels: np.ndarray, pred: np.ndarray) -> float:
     return _ratio(c["tp"], c["tp"] + c["fp"])
 
 
-@metric(higher_is_better=True, input="pred", default=True, label="rec")
+@metric(higher_is_better=True, input="pred", default=True, label="rec", chance=one)
 def recall(labels: np.ndarray, pred: np.ndarray) -> float:
     """``tp / (tp + fn)`` over time steps, in [0, 1]; 0 when no step is anomalous.
     Higher is better."""
@@ -44,7 +45,7 @@ def recall(labels: np.ndarray, pred: np.ndarray) -> float:
     return _ratio(c["tp"], c["tp"] + c["fn"])
 
 
-@metric(higher_is_better=True, input="pred", default=True, label="F1")
+@metric(higher_is_better=True, input="pred", default=True, label="F1", chance=all_alarm_f1)
 def f1(labels: np.ndarray, pred: np.ndarray) -> float:
     """Harmonic mean of point-wise precision and recall, ``2 tp / (2 tp + fp + fn)``, in [0, 1];
     0 when there is neither an alarm nor an anomaly.  Higher is better."""

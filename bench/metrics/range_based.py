@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import BenchError
 from ._base import check_pred, metric, runs
+from .chance import all_alarm_f1, anomaly_rate, one
 
 CARDINALITIES = ("one", "reciprocal")
 BIASES = ("flat", "front", "back", "middle")
@@ -67,7 +68,7 @@ def _ranges(labels, pred):
     return runs(y), runs(p)
 
 
-@metric(higher_is_better=True, input="pred", label="R-rec")
+@metric(higher_is_better=True, input="pred", label="R-rec", chance=one)
 def range_recall(labels: np.ndarray, pred: np.ndarray, *, alpha: float = 0.0,
                  cardinality: str = "one", bias: str = "flat") -> float:
     """Range-based recall (Tatbul et al., NeurIPS 2018), in [0, 1]; higher is better.
@@ -86,7 +87,8 @@ def range_recall(labels: np.ndarray, pred: np.ndarray, *, alpha: float = 0.0,
     return _side(rs, re, ps, pe, alpha, cardinality, bias)
 
 
-@metric(higher_is_better=True, input="pred", label="R-prec")
+@metric(higher_is_better=True, input="pred", label="R-prec",
+        chance=anomaly_rate)
 def range_precision(labels: np.ndarray, pred: np.ndarray, *, alpha: float = 0.0,
                     cardinality: str = "one", bias: str = "flat") -> float:
     """Range-based precision (Tatbul et al., NeurIPS 2018), in [0, 1]; higher is better.
@@ -103,7 +105,7 @@ def range_precision(labels: np.ndarray, pred: np.ndarray, *, alpha: float = 0.0,
     return _side(ps, pe, rs, re, alpha, cardinality, bias)
 
 
-@metric(higher_is_better=True, input="pred", label="R-F1")
+@metric(higher_is_better=True, input="pred", label="R-F1", chance=all_alarm_f1)
 def range_f1(labels: np.ndarray, pred: np.ndarray, *, alpha: float = 0.0,
              cardinality: str = "one", bias: str = "flat") -> float:
     """Harmonic mean of :func:`range_precision` (with ``alpha = 0``, as the paper defines it) and

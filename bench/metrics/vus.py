@@ -137,7 +137,7 @@ def _areas(g: _Grid, a: np.ndarray, exist_ratio: np.ndarray, T: int) -> tuple[fl
     return roc, pr
 
 
-@metric(higher_is_better=True, input="scores", label="VUS-ROC")
+@metric(higher_is_better=True, input="scores", label="VUS-ROC", inflating=True)
 def vus_roc(labels: np.ndarray, scores: np.ndarray, *, window: int = 100) -> float:
     """Volume under the range-ROC surface (Paparrizos et al., "Volume Under the Surface", VLDB
     2022), in [0, 1]; higher is better.
@@ -152,7 +152,14 @@ def vus_roc(labels: np.ndarray, scores: np.ndarray, *, window: int = 100) -> flo
     (``vus.metrics.get_metrics(score, labels, metric="vus", slidingWindow=window)``) to 1e-9 on
     the same inputs, threshold grid included.  NaN when no step is anomalous (the reference
     raises) and when every step is (no normal step for the FPR).  ``window`` is the largest width
-    in steps (default 100)."""
+    in steps (default 100).
+
+    INFLATING (marked ``(!)``): alarms in the widened zone earn soft true positives while ``P'``
+    counts only half of the soft labels, so scores unrelated to the labels get a TPR above their
+    FPR and a VUS-ROC above 0.5: uniform random scores get 0.55-0.73 on the test ranges of the
+    four shipped NAB series (a constant score 0.51-0.56), growing with ``window`` relative to
+    the ranges.  That is the published definition, kept so that figures compare with papers;
+    read it against the ``random`` row (``bench.metrics.chance.level`` estimates it)."""
     return vus(labels, scores, window=window)[0]
 
 
@@ -162,5 +169,11 @@ def vus_pr(labels: np.ndarray, scores: np.ndarray, *, window: int = 100) -> floa
     better.  Same widened soft labels and threshold grid as :func:`vus_roc`; per width, the area is
     ``sum_k (TPR_k - TPR_{k-1}) * precision_k`` with ``precision = TP / alarms`` (TPR_0 = 0), as in
     the reference implementation, averaged over the ``window + 1`` widths.  NaN when no step is
-    anomalous."""
+    anomalous.
+
+    Chance: not the anomaly rate but about the *widened* anomaly rate (anomalous steps plus the
+    soft labels of the buffer, over ``T``), which a constant score gets exactly: 0.12-0.32 on
+    the test ranges of the four shipped NAB series whose anomaly rates are 0.10-0.17; uniform
+    random scores get up to 0.02 more.  Tables show the ``random`` and ``constant`` rows beside
+    it (``bench.metrics.chance.level`` estimates it from them)."""
     return vus(labels, scores, window=window)[1]
