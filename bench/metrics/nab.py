@@ -168,6 +168,24 @@ def nab_score(labels: np.ndarray, scores: np.ndarray, *, profile: str = "standar
     return float(curve.normalise(raw))
 
 
+def corpus_score(series: list[tuple[np.ndarray, np.ndarray]], threshold: float, *,
+                 profile: str = "standard", probation: float = PROBATION) -> float:
+    """NAB's normalised score of a whole corpus, as NAB's runner computes a detector's row of its
+    scoreboard: the raw scores of the alarms ``scores >= threshold`` summed over every
+    ``(labels, scores)`` series, then ``100 * (total - null) / (perfect - null)`` with ``null``
+    and ``perfect`` summed over the series too (one threshold for the corpus, not one per
+    series).  100 = perfect, 0 = no alarm anywhere; higher is better."""
+    total = null = perfect = 0.0
+    for labels, scores in series:
+        curve = NabCurve(labels, scores, profile=profile, probation=probation)
+        total += float(curve.raw(np.array([threshold], dtype=np.float64))[0])
+        null += curve.null
+        perfect += curve.perfect
+    if perfect == null:
+        return float("nan")
+    return 100.0 * (total - null) / (perfect - null)
+
+
 def nab_raw(labels: np.ndarray, pred: np.ndarray, *, profile: str = "standard",
             probation: float = PROBATION) -> tuple[float, float, float]:
     """``(raw, null, perfect)`` NAB scores of 0/1 alarms ``pred``."""
