@@ -273,14 +273,61 @@ def baseline_update(directory: str | Path = BASELINE_DIR, manager: Manager | Non
 
 def compare_paths(base: str | Path, head: str | Path, *, tolerances: dict[str, float] | None = None,
                   manager: Manager | None = None, warn: Callable[[str], None] | None = None):
-    """Compare the records at two paths (a file, or a directory: its newest readable record)."""
+    """Compare the records at two paths (a file, or a directory: its newest readable record).
+    Base cells whose declared evaluation versions differ from the head's are first re-evaluated
+    from the base's stored scores with this bench's evaluation code, where the store has them."""
     from .compare import compare
 
-    return compare(_newest(base, warn), _newest(head, warn), tolerances=tolerances,
-                   manager=manager)
+    manager = manager or get_manager()
+    b, h = _newest(base, warn), _newest(head, warn)
+    b = reevaluate_base(b, h, _store_of(base), manager, warn)
+    return compare(b, h, tolerances=tolerances, manager=manager)
 
 
-def _newest(path: str | Path, warn: Callable[[str], None] | None) -> dict[str, Any]:
+def _store_of(path: str | Path) -> Path:
+    p = Path(path)
+    return (p if p.is_dir() else p.parent) / "scores"
+
+
+def reevaluate_base(base: records.RunRecord, head: records.RunRecord, store_dir: str | Path,
+                    manager: Manager | None = None,
+                    warn: Callable[[str], None] | None = None) -> records.RunRecord:
+    """``base`` with each cell whose evaluation versions differ from its head twin re-evaluated
+    from its stored scores (``store_dir/FIT_KEY.npz``, verified) under the head's thresholds,
+    costs and metrics.  Cells without stored scores are left as they are (a compare then says
+    they are not comparable, and why)."""
+    manager = manager or get_manager()
+    heads = {(c.identity, c.seed): c for c in head.cells if c.ok}
+    out = dataclasses.replace(base, cells=list(base.cells))
+    for i, b in enumerate(base.cells):
+        h = heads.get((b.identity, b.seed))
+        if h is None or not b.ok or b.key_parts.get("evaluation") == \
+                h.key_parts.get("evaluation"):
+            continue
+        path = Path(store_dir) / f"{b.fit_key}.npz"
+        if not b.fit_key or not path.exists():
+            continue
+        grid = head.grid
+        cell = Cell(b.index, Spec(b.dataset, dict(b.dataset_given)),
+                    Spec(b.detector, dict(b.given)), b.seed,
+                    _specs(grid.get("thresholds") or [DEFAULT_THRESHOLD]),
+                    _specs(grid.get("costs") or [DEFAULT_COST]),
+                    list(grid.get("metrics") or default_metrics(manager)),
+                    Protocol(**{k: v for k, v in (b.protocol or {}).items()}),
+                    scores_from=str(path))
+        new = run_cell(cell, manager)
+        if not new.ok:
+            if warn:
+                warn(f"could not re-evaluate base cell {b.identity}: {new.error}")
+            continue
+        new.key_parts = {**new.key_parts, "detector_code": b.key_parts.get("detector_code"),
+                         "harness_fit": b.key_parts.get("harness_fit")}
+        new.fit_key, new.params, new.detector_version = b.fit_key, b.params, b.detector_version
+        out.cells[i] = new
+    return out
+
+
+def _newest(path: str | Path, warn: Callable[[str], None] | None) -> records.RunRecord:
     paths = records.find(path)
     if not Path(path).exists():
         raise BenchError(f"run record {path} does not exist")

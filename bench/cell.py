@@ -3,24 +3,61 @@ trains (its protocol)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field, replace
 
 from .errors import BenchError
 from .params import Spec
 
 
+#: the protocol names; ``--train-on`` is an alias (``normal`` = semi-supervised, ``all`` =
+#: unsupervised)
+PROTOCOLS = ("unsupervised", "semi-supervised")
+TRAIN_ON = {"normal": "semi-supervised", "all": "unsupervised"}
+
+
 @dataclass(frozen=True)
 class Protocol:
-    """How a cell trains.  ``train_on``: ``"normal"`` (training rows labelled 0, the default) or
-    ``"all"`` training rows.  ``standardize``: scale each feature with the mean and standard
-    deviation of the rows the detector trains on."""
+    """How a cell trains, recorded in every cell.
 
-    train_on: str = "normal"
+    name:        ``"unsupervised"``: fit on every training row, labels unused;
+                 ``"semi-supervised"``: fit on the normal training rows only (labels used to drop
+                 the anomalous ones; windows never cross a dropped row).  ``""`` (the default):
+                 the dataset's declared protocol (:class:`bench.Evaluation`), resolved when the
+                 cell loads its dataset.
+    standardize: scale each feature with the mean and standard deviation of the fitted rows.
+    window:      sliding windows for row detectors, run by the harness (bench.windows.Windowed):
+                 ``None`` = the detector's declared ``default_window`` on univariate series
+                 (32 for iforest and kde, as the autoencoders), else no window; ``1`` = never;
+                 ``w > 1`` = windows of ``w`` rows for every row detector.
+    train_on:    alias of ``name`` kept for scripts: ``"normal"`` or ``"all"``.
+    """
+
+    name: str = ""
     standardize: bool = True
+    window: int | None = None
+    train_on: InitVar[str | None] = None
 
-    def __post_init__(self) -> None:
-        if self.train_on not in ("normal", "all"):
-            raise BenchError(f"train_on must be 'normal' or 'all', got {self.train_on!r}")
+    def __post_init__(self, train_on: str | None) -> None:
+        if train_on is not None:
+            if train_on not in TRAIN_ON:
+                raise BenchError(f"train_on must be 'normal' or 'all', got {train_on!r}")
+            if self.name and self.name != TRAIN_ON[train_on]:
+                raise BenchError(f"protocol {self.name!r} contradicts train_on={train_on!r}")
+            object.__setattr__(self, "name", TRAIN_ON[train_on])
+        if self.name and self.name not in PROTOCOLS:
+            raise BenchError(f"protocol {self.name!r} unknown; use unsupervised or "
+                             f"semi-supervised (or --train-on all|normal)")
+        if self.window is not None and self.window < 1:
+            raise BenchError(f"window must be >= 1 (1 = no window), got {self.window}")
+
+    @property
+    def uses_labels(self) -> bool:
+        """True when training rows are chosen with the labels (semi-supervised)."""
+        return self.name == "semi-supervised"
+
+    def resolve(self, declared: str) -> Protocol:
+        """This protocol with its name filled from the dataset's declared one when unset."""
+        return self if self.name else replace(self, name=declared or "unsupervised")
 
 
 @dataclass
@@ -38,6 +75,9 @@ class Cell:
     store: str | None = None  # score store directory; None = neither reuse nor save scores
     explain: bool = True  # store explain() of the test range when the detector has it
     reuse: bool = True  # re-evaluate stored scores instead of refitting when they exist
+    #: evaluate the scores in this stored file (any fit key) instead of fitting: how a compare
+    #: re-evaluates a base run's scores with this bench's evaluation code
+    scores_from: str | None = None
 
 
 class CellError(Exception):

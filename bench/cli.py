@@ -176,32 +176,25 @@ _LIST_KINDS = {"datasets": "dataset", "detectors": "detector", "metrics": "metri
 
 @cli.command(name="list")
 @click.argument("what", type=click.Choice(sorted(_LIST_KINDS)))
-@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of text.")
 @click.pass_context
-def list_(ctx, what, as_json):
-    """List registered datasets, detectors, metrics, costs, thresholds or executors."""
-    from tabulate import tabulate
-
-    from .params import parameters
+def list_(ctx, what, name, as_json):
+    """List registered datasets, detectors, metrics, costs, thresholds or executors, one line
+    each; with NAME, that one's description and parameters."""
+    from . import listing
 
     manager = _manager(ctx)
     kind = _LIST_KINDS[what]
     entries = list(manager.registry(kind))
-    data = []
-    for e in entries:
-        try:
-            params = {n: (None if p.default is p.empty else p.default)
-                      for n, p in parameters(e.factory).items()}
-        except (TypeError, ValueError):
-            params = {}
-        data.append({"name": e.name, "plugin": e.plugin, "description": e.description,
-                     "params": params})
+    if name is not None:
+        entries = [listing.find(entries, kind, name)]
     if as_json:
-        click.echo(json.dumps(data, indent=2, default=str))
+        data = listing.as_json(entries)
+        click.echo(json.dumps(data[0] if name else data, indent=2, default=str))
     else:
-        rows = [[d["name"], d["plugin"], ", ".join(f"{k}={v}" for k, v in d["params"].items()),
-                 d["description"][:100]] for d in data]
-        click.echo(tabulate(rows, headers=[kind, "plugin", "parameters", "description"]))
+        shown = listing.details(entries[0]) if name else listing.lines(entries, kind)
+        click.echo("\n".join(shown))
     api.warn_problems(manager)
 
 
@@ -219,6 +212,28 @@ def _tolerances(items: tuple[str, ...]) -> dict[str, float]:
     return out
 
 
+def _allow_options(fn):
+    for flag, what in (("--allow-not-comparable", "cells whose evaluation versions, dataset or "
+                        "protocol changed"),
+                       ("--allow-missing", "base cells or metrics missing from the head"),
+                       ("--allow-incomplete", "a head run that did not finish every cell")):
+        fn = click.option(flag, is_flag=True, help=f"Do not fail on {what}.")(fn)
+    return fn
+
+
+def _gate(ctx, cmp, allow_incomplete, allow_missing, allow_not_comparable) -> None:
+    """Print the comparison's notes and gate failures (one line each), then exit 1 or 0."""
+    for cell, note in sorted(cmp.notes.items()):
+        _log(f"note: {cell}: {note}")
+    problems = cmp.gate(allow_incomplete=allow_incomplete, allow_missing=allow_missing,
+                        allow_not_comparable=allow_not_comparable)
+    for line in problems:
+        _log(f"bench: FAIL {line}")
+    if not problems:
+        _log(f"bench: gate passed ({cmp.compared} metric values compared)")
+    ctx.exit(1 if problems else 0)
+
+
 @cli.command(name="compare")
 @click.argument("base", type=click.Path())
 @click.argument("head", type=click.Path())
@@ -226,23 +241,23 @@ def _tolerances(items: tuple[str, ...]) -> dict[str, float]:
               help="Absolute tolerance for a metric (repeatable); cost models as cost:NAME=ABS. "
                    "Defaults: 0.005 for metrics, 2 % relative for costs.")
 @click.option("--all", "show_all", is_flag=True, help="Also list unchanged metrics.")
-@click.option("--strict", is_flag=True, help="Also fail on missing or not comparable cells.")
+@_allow_options
 @click.pass_context
-def compare_cmd(ctx, base, head, tolerance, show_all, strict):
+def compare_cmd(ctx, base, head, tolerance, show_all, allow_incomplete, allow_missing,
+                allow_not_comparable):
     """Compare run HEAD against BASE (files, or directories: their newest record).
 
     Marks: + improved, - worse, = unchanged, x not comparable (says which key part changed),
-    ? missing.  Exit status 1 when anything got worse beyond tolerance (and seed spread).
+    ? missing.  Exit status 1 when anything got worse beyond tolerance (and seed spread), when
+    the head is incomplete, a base cell is missing from it, cells are not comparable, or nothing
+    was compared; the --allow-* flags accept each of these deliberately.
     """
     from .compare import render as render_cmp
 
     cmp = api.compare_paths(base, head, tolerances=_tolerances(tolerance),
                             manager=_manager(ctx), warn=_log)
     click.echo(render_cmp(cmp, show_all=show_all), nl=False)
-    for cell, note in sorted(cmp.notes.items()):
-        _log(f"note: {cell}: {note}")
-    bad = cmp.regressed or (strict and (cmp.count("missing") or cmp.count("not comparable")))
-    ctx.exit(1 if bad else 0)
+    _gate(ctx, cmp, allow_incomplete, allow_missing, allow_not_comparable)
 
 
 @cli.group()
@@ -269,8 +284,10 @@ def baseline_update_cmd(ctx, directory):
               type=click.Path(file_okay=False))
 @click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False))
 @click.option("--tolerance", "tolerance", multiple=True, metavar="METRIC=ABS")
+@_allow_options
 @click.pass_context
-def baseline_check_cmd(ctx, directory, out, tolerance):
+def baseline_check_cmd(ctx, directory, out, tolerance, allow_incomplete, allow_missing,
+                       allow_not_comparable):
     """Run the quick suite and compare it with the baseline; exit 1 on a regression."""
     from .compare import compare
     from .compare import render as render_cmp
@@ -282,9 +299,7 @@ def baseline_check_cmd(ctx, directory, out, tolerance):
                                                 f"{c['status']}"))
     cmp = compare(base, head, tolerances=_tolerances(tolerance), manager=manager)
     click.echo(render_cmp(cmp), nl=False)
-    for cell, note in sorted(cmp.notes.items()):
-        _log(f"note: {cell}: {note}")
-    ctx.exit(1 if cmp.regressed else 0)
+    _gate(ctx, cmp, allow_incomplete, allow_missing, allow_not_comparable)
 
 
 def _known_metrics(recs) -> set[str]:

@@ -1,9 +1,13 @@
 """Compare two run records cell by cell and metric by metric, direction-aware.
 
 Marks (as asv's): ``+`` improved, ``-`` worse, ``=`` unchanged, ``x`` not comparable (a key part
-that changes what a number means differs: metric code, dataset content), ``?`` missing on one side.
-A change counts only when it exceeds the metric's tolerance plus the spread of its values across
-seeds (max - min, the larger of the two sides).
+that changes what a number means differs: a declared evaluation version, dataset content, the
+protocol), ``?`` missing on one side.  A change counts only when it exceeds the metric's tolerance
+plus the spread of its values across seeds (max - min, the larger of the two sides).
+
+The gate (:meth:`Comparison.gate`) is strict: besides a regression it fails when the head is
+incomplete, a base cell is missing from the head, cells are not comparable, or nothing at all was
+compared; each reason is one line, and each can be allowed deliberately.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .leaderboard import detector_label
 from .plugins import Manager, get_manager
+from .records import CellResult, RunRecord
 
 #: default absolute tolerance for metrics, and relative tolerance for costs
 METRIC_ATOL = 0.005
@@ -43,6 +47,8 @@ class Change:
 class Comparison:
     changes: list[Change] = field(default_factory=list)
     notes: dict[str, str] = field(default_factory=dict)
+    #: why the head record is not complete ('' when it is)
+    head_incomplete: str = ""
 
     def count(self, status: str) -> int:
         return sum(c.status == status for c in self.changes)
@@ -51,15 +57,37 @@ class Comparison:
     def regressed(self) -> bool:
         return self.count("worse") > 0
 
+    @property
+    def compared(self) -> int:
+        """Metric values actually compared (improved, worse or unchanged)."""
+        return sum(c.status in ("improved", "worse", "unchanged") for c in self.changes)
+
+    def gate(self, *, allow_incomplete: bool = False, allow_missing: bool = False,
+             allow_not_comparable: bool = False) -> list[str]:
+        """Why a CI gate on this comparison fails, one line each; empty when it passes."""
+        out = [f"{c.cell}: {c.metric} worse ({c.base:.4g} -> {c.head:.4g})"
+               if c.base is not None and c.head is not None else f"{c.cell}: {c.note}"
+               for c in self.changes if c.status == "worse"]
+        if self.head_incomplete and not allow_incomplete:
+            out.append(f"head incomplete: {self.head_incomplete} (--allow-incomplete to accept)")
+        if not allow_missing:
+            out += [f"{c.cell}: {c.metric if c.metric != '-' else 'cell'} missing: {c.note} "
+                    f"(--allow-missing to accept)"
+                    for c in self.changes if c.status == "missing" and "head" in c.note]
+        if not allow_not_comparable:
+            out += [f"{c.cell}: not comparable: {c.note} (--allow-not-comparable to accept)"
+                    for c in self.changes if c.status == "not comparable"]
+        if self.compared == 0:
+            out.append("nothing was compared: no metric value exists on both sides")
+        return out
+
 
 def _params(d: dict[str, Any]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted((d or {}).items()) if v is not None)
 
 
-def _cell_id(cell: dict[str, Any]) -> str:
-    ds = cell["dataset"] + (f"({_params(cell.get('dataset_given'))})"
-                            if cell.get("dataset_given") else "")
-    return f"{ds} x {detector_label(cell)}"
+def _cell_id(cell: CellResult) -> str:
+    return cell.identity
 
 
 def _eval_id(ev: dict[str, Any]) -> str:
@@ -68,19 +96,19 @@ def _eval_id(ev: dict[str, Any]) -> str:
     return thr + (" ORACLE" if ev.get("oracle") else "")
 
 
-def _index(record: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+def _index(record: RunRecord) -> dict[str, list[CellResult]]:
     """Cells grouped by identity (dataset and detector as given); one entry per seed."""
-    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for cell in record["cells"]:
+    out: dict[str, list[CellResult]] = defaultdict(list)
+    for cell in record.cells:
         out[_cell_id(cell)].append(cell)
     return out
 
 
-def _values(cells: list[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
+def _values(cells: list[CellResult]) -> dict[str, dict[str, list[float]]]:
     """values[threshold identity][metric] over the cells' seeds (ok cells only)."""
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for cell in cells:
-        for ev in cell.get("evaluations", []) if cell["status"] == "ok" else []:
+        for ev in cell.evaluations if cell.ok else []:
             v = values[_eval_id(ev)]
             for m, x in ev["metrics"].items():
                 v[m].append(x)
@@ -89,29 +117,45 @@ def _values(cells: list[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
     return values
 
 
-def _not_comparable(b: dict[str, Any], h: dict[str, Any]) -> str:
-    pb, ph = b.get("key_parts", {}), h.get("key_parts", {})
-    if pb.get("metric_code") != ph.get("metric_code"):
-        return "metric code changed"
-    if b.get("dataset_fingerprint") != h.get("dataset_fingerprint"):
-        return (f"dataset changed (fingerprint {b.get('dataset_fingerprint')} -> "
-                f"{h.get('dataset_fingerprint')})")
+def _version_changes(b: dict[str, Any], h: dict[str, Any], used: set[str]) -> list[str]:
+    """Declared evaluation versions that differ between two cells, for the names both use."""
+    return [f"{k.replace(':', ' ')} version {b.get(k)} -> {h.get(k)}"
+            for k in sorted(set(b) | set(h))
+            if b.get(k) != h.get(k) and (k == "evaluation" or k.split(":", 1)[1] in used)]
+
+
+def _not_comparable(b: CellResult, h: CellResult) -> str:
+    pb, ph = b.key_parts, h.key_parts
+    if "evaluation" not in pb or "evaluation" not in ph:
+        if pb.get("metric_code") != ph.get("metric_code"):
+            return "evaluation code changed (a record without declared versions)"
+    else:
+        used = {m for ev in b.evaluations + h.evaluations for m in ev.get("metrics", {})}
+        used |= {c for ev in b.evaluations + h.evaluations for c in ev.get("costs", {})}
+        used |= {ev.get("threshold", "") for ev in b.evaluations + h.evaluations}
+        changed = _version_changes(pb["evaluation"], ph["evaluation"], used)
+        if changed:
+            return "; ".join(changed)
+    if b.dataset_fingerprint != h.dataset_fingerprint:
+        return (f"dataset changed (fingerprint {b.dataset_fingerprint} -> "
+                f"{h.dataset_fingerprint})")
     if pb.get("protocol") != ph.get("protocol"):
         return "protocol changed"
     return ""
 
 
-def _key_notes(b: dict[str, Any], h: dict[str, Any]) -> str:
+def _key_notes(b: CellResult, h: CellResult) -> str:
     notes = []
-    bp, hp = b.get("params", {}), h.get("params", {})
+    bp, hp = b.params, h.params
     if bp != hp:
         diff = [f"{k}: {bp.get(k)} -> {hp.get(k)}" for k in sorted(set(bp) | set(hp))
                 if bp.get(k) != hp.get(k)]
         notes.append("detector params changed (" + "; ".join(diff) + ")")
-    if b.get("detector_version") != h.get("detector_version"):
-        notes.append(f"detector version {b.get('detector_version')} -> "
-                     f"{h.get('detector_version')}")
-    if b.get("key_parts", {}).get("bench") != h.get("key_parts", {}).get("bench"):
+    if b.detector_version != h.detector_version:
+        notes.append(f"detector version {b.detector_version} -> {h.detector_version}")
+    if b.key_parts.get("detector_code") != h.key_parts.get("detector_code"):
+        notes.append("detector code changed")
+    if b.key_parts.get("bench") != h.key_parts.get("bench"):
         notes.append("bench version changed")
     return "; ".join(notes)
 
@@ -126,8 +170,8 @@ def _direction(metric: str, manager: Manager) -> bool:
 def _judge(bv: list[float], hv: list[float], hib: bool, atol: float, rtol: float) -> str:
     b, h = np.array(bv, dtype=float), np.array(hv, dtype=float)
     bnan, hnan = np.isnan(b).all(), np.isnan(h).all()
-    if bnan or hnan:
-        return "unchanged" if bnan and hnan else ("worse" if hnan else "improved")
+    if bnan or hnan:  # no value in the base is not an improvement: nothing to compare against
+        return "unchanged" if bnan and hnan else ("worse" if hnan else "not comparable")
     mb, mh = float(np.nanmean(b)), float(np.nanmean(h))
     spread = max(float(np.ptp(b[~np.isnan(b)])), float(np.ptp(h[~np.isnan(h)])))
     if abs(mh - mb) <= atol + rtol * abs(mb) + spread:
@@ -135,7 +179,7 @@ def _judge(bv: list[float], hv: list[float], hib: bool, atol: float, rtol: float
     return "improved" if (mh > mb) == hib else "worse"
 
 
-def compare(base: dict[str, Any], head: dict[str, Any], *,
+def compare(base: RunRecord, head: RunRecord, *,
             tolerances: dict[str, float] | None = None,
             manager: Manager | None = None) -> Comparison:
     """Compare ``head`` against ``base``.  ``tolerances``: absolute tolerance per metric name
@@ -144,18 +188,18 @@ def compare(base: dict[str, Any], head: dict[str, Any], *,
     manager = manager or get_manager()
     tolerances = tolerances or {}
     bidx, hidx = _index(base), _index(head)
-    out = Comparison()
+    out = Comparison(head_incomplete=head.incomplete_reason())
     for cid in sorted(set(bidx) | set(hidx)):
         if cid not in bidx or cid not in hidx:
             side = "base" if cid not in bidx else "head"
             out.changes.append(Change(cid, "-", "missing", note=f"not in {side}"))
             continue
-        bok = [c for c in bidx[cid] if c["status"] == "ok"]
-        hok = [c for c in hidx[cid] if c["status"] == "ok"]
+        bok = [c for c in bidx[cid] if c.ok]
+        hok = [c for c in hidx[cid] if c.ok]
         if len(hok) < len(hidx[cid]) and len(bok) == len(bidx[cid]):
-            err = next(c for c in hidx[cid] if c["status"] != "ok")
+            err = next(c for c in hidx[cid] if not c.ok)
             out.changes.append(Change(cid, "status", "worse",
-                                      note=f"{err['status']} in head: {err.get('error', '')}"))
+                                      note=f"{err.status} in head: {err.error}"))
         elif len(bok) < len(bidx[cid]) and len(hok) == len(hidx[cid]):
             out.changes.append(Change(cid, "status", "improved", note="failed in base"))
         if not bok or not hok:
@@ -180,7 +224,8 @@ def compare(base: dict[str, Any], head: dict[str, Any], *,
                 rtol = COST_RTOL if is_cost and metric not in tolerances else 0.0
                 bv, hv = bvals[eid][metric], hvals[eid][metric]
                 status = _judge(bv, hv, _direction(metric, manager), atol, rtol)
-                out.changes.append(Change(name, metric, status, _mean(bv), _mean(hv), note))
+                why = "no value in base" if status == "not comparable" else note
+                out.changes.append(Change(name, metric, status, _mean(bv), _mean(hv), why))
     return out
 
 

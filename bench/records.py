@@ -321,7 +321,7 @@ def _given(params: dict[str, Any]) -> str:
     if not params:
         return ""
     parts = [f"{k}={'-'.join(map(str, v)) if isinstance(v, list) else v}"
-             for k, v in params.items()]
+             for k, v in sorted(params.items()) if v is not None]
     return "(" + ",".join(parts) + ")"
 
 
@@ -439,30 +439,32 @@ class RunRecord:
             raise RecordError(f"{where}: not a bench run record (no 'schema'/'cells')")
         schema = d["schema"]
         if isinstance(schema, bool) or not isinstance(schema, int) or schema < 1:
-            raise RecordError(f"{where}.schema: expected a schema version 1..{SCHEMA_VERSION}, "
+            raise RecordError(f"{where}: record.schema: expected a schema version "
+                              f"1..{SCHEMA_VERSION}, "
                               f"got {schema!r:.40}")
         if schema > SCHEMA_VERSION:
             raise RecordError(f"{where}: schema {schema} is newer than this bench "
                               f"({SCHEMA_VERSION}); upgrade bench")
-        cells = _need(d, "cells", list, where)
+        rw = f"{where}: record"
+        cells = _need(d, "cells", list, rw)
         d = upgrade({**d, "cells": list(cells)}, where)
-        status = _need(d, "status", str, where, "finished")
+        status = _need(d, "status", str, rw, "finished")
         if status not in RUN_STATUSES:
-            raise RecordError(f"{where}.status: '{status}' is not one of "
+            raise RecordError(f"{rw}.status: '{status}' is not one of "
                               f"{', '.join(RUN_STATUSES)}")
         results = [CellResult.from_json(c, f"{where}: cells[{i}]")
                    for i, c in enumerate(d["cells"])]
-        n_cells = _need(d, "n_cells", int, where, len(results))
+        n_cells = _need(d, "n_cells", int, rw, len(results))
         known = {"schema", "run_id", "created", "bench_version", "git_commit", "environment",
                  "grid", "n_cells", "status", "cells"}
         return cls(
-            run_id=_need(d, "run_id", str, where, ""),
-            created=_need(d, "created", str, where, ""),
-            grid=_need(d, "grid", dict, where, {}) or {},
+            run_id=_need(d, "run_id", str, rw, ""),
+            created=_need(d, "created", str, rw, ""),
+            grid=_need(d, "grid", dict, rw, {}) or {},
             n_cells=n_cells, status=status, cells=results,
-            bench_version=_need(d, "bench_version", str, where, ""),
-            git_commit=_need(d, "git_commit", (str, type(None)), where, "") or "",
-            environment=_need(d, "environment", dict, where, {}) or {},
+            bench_version=_need(d, "bench_version", str, rw, ""),
+            git_commit=_need(d, "git_commit", (str, type(None)), rw, "") or "",
+            environment=_need(d, "environment", dict, rw, {}) or {},
             schema=SCHEMA_VERSION,
             extra={k: v for k, v in d.items() if k not in known})
 

@@ -110,9 +110,16 @@ def run_cell(cell: Cell, manager: Manager | None = None) -> CellResult:
         out["fit_key"] = cell_key(fit_parts)
         out["key"] = cell_key(out["key_parts"])
         phase = "detector"
-        cached, why = (store.load(cell.store, out["fit_key"], {s.name: len(s) for s in ds})
+        lengths = {s.name: len(s) for s in ds}
+        cached, why = (store.load(cell.store, out["fit_key"], lengths)
                        if cell.store and cell.reuse else (None, ""))
-        if why:
+        if cell.scores_from:
+            cached, why = store.load_file(cell.scores_from, lengths)
+            if cached is None:
+                raise CellError(f"stored scores {cell.scores_from} cannot be re-evaluated: "
+                                f"{why or 'no such file'}")
+            out["reevaluated_from"] = cell.scores_from
+        elif why:
             out["store_note"] = f"stored scores not reused, refitted: {why}"
         if cached is None:
             scores, explain, info = _fit_all(det.factory, params, ds, cell, det.plugin)

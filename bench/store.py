@@ -88,7 +88,14 @@ def load(store: str | Path, fit_key: str,
     """The stored fit under ``fit_key`` if it is exactly what a fit would produce for a dataset
     whose series have ``lengths`` (name -> rows): ``(Stored, "")``.  Otherwise ``(None, why)``:
     ``why`` is ``""`` when there is no file, else one line saying what was wrong."""
-    path = path_for(store, fit_key)
+    return load_file(path_for(store, fit_key), lengths, fit_key)
+
+
+def load_file(path: str | Path, lengths: dict[str, int],
+              fit_key: str | None = None) -> tuple[Stored | None, str]:
+    """As :func:`load`, for a file given by path; ``fit_key=None`` accepts the fit key the file
+    was written under (its header must still match its contents)."""
+    path = Path(path)
     if not path.exists():
         return None, ""
     try:
@@ -101,7 +108,8 @@ def load(store: str | Path, fit_key: str,
             info = json.loads(str(z["meta"]))
     except Exception as exc:  # truncated, not a zip, bad JSON: refit
         return None, f"{path.name} is unreadable ({type(exc).__name__})"
-    why = _verify(header, scores, fit_key, lengths)
+    why = _verify(header, scores, header.get("fit_key") if fit_key is None and
+                  isinstance(header, dict) else fit_key, lengths)
     if why:
         return None, f"{path.name}: {why}"
     return Stored(scores, explain, info), ""

@@ -59,17 +59,19 @@ def test_worse_default_is_named_and_exits_1_then_revert_exits_0(tmp_path, capsys
     cmp = compare(base, worse, manager=_manager(0.0))
     bad = [c for c in cmp.changes if c.status == "worse"]
     assert cmp.regressed and {c.metric for c in bad} >= {"roc_auc", "pr_auc"}
-    assert all(c.cell == "synthetic(length=1000,n_series=2) x dist @ min_cost" for c in bad)
+    assert all(c.cell.startswith("synthetic(length=1000,n_series=2) x dist @ ") for c in bad)
     assert "detector params changed (noise: 0.0 -> 3.0)" in next(iter(cmp.notes.values()))
     reverted = _run(_manager(0.0), tmp_path, "reverted")
     assert not compare(base, reverted, manager=_manager(0.0)).regressed
-    outs = []
+    outs, errs = [], []
     for head, code in ((tmp_path / "worse", 1), (tmp_path / "reverted", 0)):
-        got, out, _ = run_cli(capsys, "compare", str(tmp_path / "base"), str(head))
+        got, out, err = run_cli(capsys, "compare", str(tmp_path / "base"), str(head))
         assert got == code
         outs.append(out)
-    out = "".join(outs)
-    assert "| -  | synthetic(length=1000,n_series=2) x dist @ min_cost | roc_auc" in out
+        errs.append(err)
+    assert "| -  | synthetic(length=1000,n_series=2) x dist @ " in outs[0]
+    assert "FAIL synthetic(length=1000,n_series=2) x dist @ " in errs[0]
+    assert "gate passed" in errs[1] and "FAIL" not in errs[1]
 
 
 def test_change_within_seed_spread_is_unchanged(tmp_path):
@@ -103,31 +105,40 @@ def test_cost_direction_and_tolerance(tmp_path):
     assert ch["cost:event"] == "unchanged"
 
 
-def test_metric_code_change_is_not_comparable_and_says_why(tmp_path):
+def test_metric_version_change_is_not_comparable_says_why_and_fails_the_gate(tmp_path):
     m = _manager(0.0)
     base = _run(m, tmp_path, "a")
     head = copy.deepcopy(base)
-    head["cells"][0]["key_parts"]["metric_code"] = "something-else"
-    head["cells"][0]["evaluations"][0]["metrics"]["f1"] = 0.0
+    ev = head.cells[0].key_parts["evaluation"]
+    ev["metric:f1"] = 2
+    head.cells[0].evaluations[0]["metrics"]["f1"] = 0.0
     cmp = compare(base, head, manager=m)
     assert [(c.status, c.note) for c in cmp.changes] == [("not comparable",
-                                                          "metric code changed")]
+                                                          "metric f1 version 1 -> 2")]
     assert not cmp.regressed
+    problems = cmp.gate()
+    assert any("not comparable: metric f1 version 1 -> 2" in p for p in problems)
+    assert any("nothing was compared" in p for p in problems)
+    assert cmp.gate(allow_not_comparable=True) == ["nothing was compared: no metric value "
+                                                    "exists on both sides"]
 
 
 def test_missing_and_failed_cells(tmp_path):
     m = _manager(0.0)
     base = _run(m, tmp_path, "a", seeds=(0, 1))
     head = copy.deepcopy(base)
-    failed = head["cells"][1]
-    failed.update(status="error", error="detector: boom")
-    failed.pop("evaluations")
+    failed = head.cells[1]
+    failed.status, failed.error, failed.evaluations = "error", "detector: boom", []
     cmp = compare(base, head, manager=m)
     assert any(c.status == "worse" and c.metric == "status" and "boom" in c.note
                for c in cmp.changes)
-    head["cells"] = []
+    assert any("boom" in p for p in cmp.gate())
+    head.cells = []
     cmp = compare(base, head, manager=m)
     assert [c.status for c in cmp.changes] == ["missing"]
+    problems = cmp.gate()
+    assert any("cell missing: not in head" in p for p in problems)
+    assert any("head incomplete" in p for p in problems)
 
 
 def test_corrupt_record_in_a_directory_is_skipped_with_its_path(tmp_path, capsys):

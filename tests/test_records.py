@@ -102,8 +102,9 @@ def test_kill_9_mid_run_then_resume_loses_no_finished_cell(tmp_path):
 
 def test_schema_1_record_is_upgraded(tmp_path):
     rec = api.run(api.plan(["synthetic:n_series=1,length=600"], ["kde"]), out=tmp_path)
-    raw = json.loads(open(rec["_path"]).read())
+    raw = json.loads(next(tmp_path.glob("*.json")).read_text())
     raw["schema"] = 1
+    del raw["n_cells"]
     for c in raw["cells"]:
         del c["fit_key"], c["key_parts"]["metric_code"], c["dataset_given"]
     p = tmp_path / "old.json"
@@ -111,30 +112,33 @@ def test_schema_1_record_is_upgraded(tmp_path):
     up = records.load(p)
     assert up["schema"] == records.SCHEMA_VERSION
     assert up["cells"][0]["key_parts"]["metric_code"] == "unknown (schema 1)"
+    assert up.n_cells == 1 and up.complete
 
 
 def test_newer_schema_is_refused_with_the_path(tmp_path):
     p = tmp_path / "future.json"
     p.write_text(json.dumps({"schema": 99, "cells": []}))
-    with pytest.raises(bench.BenchError, match=r"future.json has schema 99, newer than this"):
+    with pytest.raises(bench.BenchError, match=r"future.json: schema 99 is newer than this bench"):
         records.load(p)
 
 
 def test_truncated_record_skipped_in_load_many(tmp_path):
     good = api.run(api.plan(["synthetic:n_series=1,length=600"], ["kde"]), out=tmp_path)
     bad = tmp_path / "zzz.json"
-    bad.write_text(open(good["_path"]).read()[:200])
+    bad.write_text(next(tmp_path.glob("*.json")).read_text()[:200])
     warnings = []
     recs = records.load_many(records.find(tmp_path), warn=warnings.append)
     assert len(recs) == 1 and "zzz.json is corrupt or truncated" in warnings[0]
+    assert recs[0].run_id == good.run_id
 
 
 def test_store_roundtrip(tmp_path):
     s = {"a": np.arange(5.0), "b b": np.ones(3)}
-    store.save(tmp_path, "k", s, {"fit_s": 1.5}, {"a": np.ones((5, 2))})
-    scores, meta, expl = store.load(tmp_path, "k")
-    assert np.array_equal(scores["a"], s["a"]) and meta == {"fit_s": 1.5}
-    assert expl["a"].shape == (5, 2) and store.load(tmp_path, "missing") is None
+    store.save(tmp_path, "k", store.Stored(s, {"a": np.ones((5, 2))}, {"fit_s": 1.5}))
+    got, why = store.load(tmp_path, "k", {"a": 5, "b b": 3})
+    assert why == "" and np.array_equal(got.scores["a"], s["a"]) and got.info == {"fit_s": 1.5}
+    assert got.explain["a"].shape == (5, 2)
+    assert store.load(tmp_path, "missing", {"a": 5}) == (None, "")
 
 
 def test_metric_code_version_in_key_and_not_in_fit_key(tmp_path):
@@ -142,10 +146,11 @@ def test_metric_code_version_in_key_and_not_in_fit_key(tmp_path):
     rec = api.run(api.plan(["synthetic:n_series=1,length=600"], ["kde"], manager=m),
                   out=tmp_path, manager=m)
     c = rec["cells"][0]
-    assert c["key_parts"]["metric_code"] == store.metric_code_version()
-    assert set(c["key_parts"]) == {"bench", "metric_code", "detector", "dataset", "seed",
-                                   "protocol"}
-    assert c["key"] != c["fit_key"]
+    assert c.key_parts["metric_code"] == store.evaluation_key(c.key_parts["evaluation"])
+    assert c.key_parts["evaluation"]["metric:roc_auc"] == 1
+    assert {"bench", "harness_fit", "detector", "detector_code", "dataset", "seed", "protocol",
+            "evaluation", "metric_code"} <= set(c.key_parts)
+    assert c.key != c.fit_key
 
 
 def test_ctrl_c_keeps_finished_cells_and_marks_the_rest_interrupted(tmp_path):
