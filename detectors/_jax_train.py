@@ -2,21 +2,28 @@
 
 * One :class:`Program` per model configuration (:class:`Task`), cached for the process, so every
   series of a dataset reuses the same compiled functions.  Array shapes are bucketed (powers of
-  two and 1.5 x powers of two), so a dataset of series of many lengths costs a handful of XLA
-  compilations.  :data:`COMPILES` counts them (one per trace).
+  two and 1.5 x powers of two, :func:`bench.detectors._config.bucket`), so a dataset of series of
+  many lengths costs a handful of XLA compilations, and compiled programs persist between
+  processes in JAX's compilation cache (:func:`bench.detectors._config.setup_jax`).
+  :data:`COMPILES` counts traces per program function.
 * A whole epoch is one compiled ``jax.lax.scan`` over shuffled batches (pure functions of the
   parameter pytree, split from the NNX model once); Optax Adam.
 * Early stopping on a validation loss with patience, restoring the best weights.
 * Scoring runs in fixed-size chunks: only one chunk's activations exist at a time.
+* Fleets (:func:`train_fleet`, :func:`errors_fleet`): the models of many series (one
+  :class:`Task`) trained and scored together, parameters stacked on a leading model axis and the
+  single-model functions ``jax.vmap``-ed over it.  Each model keeps its own data, padding
+  masks, seed, optimiser state and early stopping, and ends as :func:`train` would leave it.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import os
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import jax
 import jax.numpy as jnp
@@ -24,7 +31,11 @@ import numpy as np
 import optax
 from flax import nnx
 
+from . import _config
 from . import _jax_models as models
+from ._config import ModelConfig, bucket
+
+_config.setup_jax()
 
 #: Options for every XLA compilation here: skipping LLVM's expensive passes cuts the compile
 #: time of the LSTM programs by about 40 % on CPU without slowing their steps (measured with
@@ -37,17 +48,18 @@ EXACT_BATCHES = 64
 #: XLA compilations (traces) per program function, for this process.
 COMPILES: Counter[str] = Counter()
 
+#: The Flax module of each model config kind.
+MODULES = {"dense": models.DenseAE, "lstm_ae": models.LSTMAE, "forecast": models.LSTMForecast}
+
 
 def compile_count() -> int:
-    """Total XLA compilations of the JAX detectors in this process."""
+    """Total traces of the JAX detectors' programs in this process (a trace is followed by an
+    XLA compilation or a persistent-cache hit; see :func:`stats`)."""
     return sum(COMPILES.values())
 
 
-def bucket(n: int, lo: int = 1) -> int:
-    """Smallest ``2**k`` or ``3 * 2**(k-1)`` that is ``>= max(n, lo)``."""
-    n = max(int(n), lo, 1)
-    p = 1 << (n - 1).bit_length()
-    return 3 * p // 4 if 3 * p // 4 >= n and p >= 4 else p
+stats = _config.compile_stats
+stats_since = _config.stats_since
 
 
 def device_name() -> str:
@@ -59,28 +71,30 @@ def device_name() -> str:
 class Task:
     """A model configuration: everything that changes the compiled program (hashable).
 
-    kind:   ``"dense"``, ``"lstm_ae"`` or ``"forecast"``.
-    n_in:   features per row; ``length``: rows per sample (1, the window, or window + 1).
-    arch:   the model's constructor arguments after ``n_in``.
-    loss:   ``"mse"`` or ``"mae"``.
+    model:  the architecture (:class:`bench.detectors._config.ModelConfig`).
+    n_in:   features per row of the model's input; ``length``: rows per sample (1, the window,
+            or window + 1).
+    loss:   ``"mse"`` or ``"mae"``; ``lr``: Adam's learning rate.
     """
 
-    kind: str
+    model: ModelConfig
     n_in: int
     length: int
-    arch: tuple
     loss: str
     lr: float
 
+    @property
+    def kind(self) -> str:
+        return self.model.kind
+
     def build(self, rngs: nnx.Rngs) -> nnx.Module:
-        cls = {"dense": models.DenseAE, "lstm_ae": models.LSTMAE,
-               "forecast": models.LSTMForecast}[self.kind]
-        return cls(self.n_in, *self.arch, rngs=rngs)
+        kw = {f.name: getattr(self.model, f.name) for f in fields(self.model)}
+        return MODULES[self.model.kind](self.n_in, **kw, rngs=rngs)
 
     @property
     def windowed(self) -> bool:
         """Each sample scores ``length`` positions (mapped back to steps by averaging)."""
-        return self.kind == "lstm_ae" or (self.kind == "dense" and self.length > 1)
+        return self.model.reconstructs and self.length > 1
 
 
 def _elem(loss: str, d: jax.Array) -> jax.Array:
@@ -121,10 +135,14 @@ class Program:
         leaves, self.treedef = jax.tree.flatten(self.abstract)
         self.n_params = int(sum(math.prod(x.shape) for x in leaves))
         self.opt = optax.adam(self.task.lr)
-        self.opt_init = self._jit("opt_init", self.opt.init)
+        self.opt_shapes = jax.eval_shape(self.opt.init, self.abstract)
         self.epoch = self._jit("epoch", self._epoch, static_argnames=("padded",))
         self.evaluate = self._jit("evaluate", self._evaluate)
         self.errors = self._jit("errors", self._errors, static_argnames=("mode",))
+        self.fleet_epoch = self._jit("fleet_epoch", self._fleet_epoch)
+        self.fleet_evaluate = self._jit("fleet_evaluate", jax.vmap(self._evaluate))
+        self.fleet_errors = self._jit("fleet_errors", self._fleet_errors,
+                                      static_argnames=("mode",))
 
     def _jit(self, name: str, fn: Callable, **kw) -> Callable:
         tag = f"{self.task.kind}.{name}"
@@ -139,7 +157,14 @@ class Program:
     def init(self, seed: int):
         """Fresh parameters (numpy-drawn, see ``numpy_init``) and Adam state."""
         params = jax.tree.map(jnp.asarray, models.numpy_init(self.abstract, seed))
-        return params, self.opt_init(params)
+        return params, self.opt_zeros()
+
+    def opt_zeros(self, n_models: int | None = None):
+        """Adam's initial state (a zero step count and zero moments), built on the host: no
+        compilation.  With ``n_models``, stacked on a leading model axis."""
+        lead = () if n_models is None else (n_models,)
+        return jax.tree.map(lambda s: jnp.asarray(np.zeros(lead + s.shape, s.dtype)),
+                            self.opt_shapes)
 
     # ------------------------------------------------------------------ pure functions
     def _sample_loss(self, params, x: jax.Array, key: jax.Array | None) -> jax.Array:
@@ -209,6 +234,25 @@ class Program:
             e = e.sum(-1) if self.task.loss == "mse" else e.mean(-1)
         e = e * valid.reshape((c,) + (1,) * (e.ndim - 1))
         return _diag_sum(e) if self.task.windowed else e[:, 0]
+
+
+    # ------------------------------------------------------------------ fleets (vmapped)
+    def _fleet_epoch(self, params, opt_state, data, idx, w, seeds, epoch):
+        """:meth:`_epoch` of every model of a fleet: each argument but ``epoch`` has a leading
+        model axis.  An empty batch (all weights 0) leaves its model unchanged, so models with
+        fewer batches, and models that stopped early (given no batch), do not move."""
+
+        def one(p, s, d, i, ww, sd):
+            return self._epoch(p, s, d, i, ww, sd, epoch, padded=True)
+
+        return jax.vmap(one)(params, opt_state, data, idx, w, seeds)
+
+    def _fleet_errors(self, params, midx, blocks, valid, projs, mode):
+        """:meth:`_errors` of ``G`` chunks at once: chunk ``g`` is ``blocks[g]`` scored by model
+        ``midx[g]`` of the stacked ``params`` (with projection ``projs[midx[g]]``)."""
+        p = jax.tree.map(lambda a: a[midx], params)
+        pj = None if projs is None else projs[midx]
+        return jax.vmap(lambda q, b, v, r: self._errors(q, b, v, r, mode))(p, blocks, valid, pj)
 
 
 @functools.lru_cache(maxsize=64)
@@ -334,3 +378,212 @@ def window_counts(length: int, window: int) -> np.ndarray:
     t = np.arange(length)
     n_win = length - window + 1
     return (np.minimum(t, n_win - 1) - np.maximum(0, t - window + 1) + 1).astype(np.float64)
+
+
+# ---------------------------------------------------------------------- fleets
+
+#: Memory for the activations of one fleet's training step, in MB: ``BENCH_FLEET_MB``, else
+#: half of an accelerator's memory, else :data:`CPU_FLEET_MB` (on a CPU, fleets larger than the
+#: caches gain nothing; measured with benchmarks/bench_fleet.py).
+FLEET_MB_ENV = "BENCH_FLEET_MB"
+CPU_FLEET_MB = 256
+
+
+def fleet_budget_mb() -> float:
+    """Megabytes one fleet's training step may use (see :data:`FLEET_MB_ENV`)."""
+    env = os.environ.get(FLEET_MB_ENV, "").strip()
+    if env:
+        return max(float(env), 1.0)
+    dev = jax.devices()[0]
+    if dev.platform != "cpu":
+        try:
+            limit = (dev.memory_stats() or {}).get("bytes_limit", 0)
+        except Exception:  # noqa: BLE001 - a backend without memory statistics
+            limit = 0
+        if limit:
+            return 0.5 * limit / 1e6
+    return float(CPU_FLEET_MB)
+
+
+def model_step_mb(prog: Program, batch: int) -> float:
+    """Rough megabytes one model of a fleet holds during a training step: parameters, their
+    gradient and Adam's two moments, and the activations kept for the backward pass (float32:
+    per sample and row about 4 x the dense layers' widths, or 16 x an LSTM's units per layer,
+    as the LSTM keeps its gates' local derivatives)."""
+    m, length = prog.task.model, prog.task.length
+    if m.kind == "dense":
+        per_row = 4 * (2 * prog.task.n_in + 2 * sum(m.hidden)) / length
+    else:
+        layers = 2 if m.kind == "lstm_ae" else 1
+        per_row = 16 * m.hidden * layers + 4 * prog.task.n_in
+    return 4 * (4 * prog.n_params + batch * length * per_row) / 1e6
+
+
+def fleet_sizes(n_models: int, capacity: int) -> list[int]:
+    """Split ``n_models`` into fleets of at most ``capacity`` models, all of one size (the last
+    is filled up with idle models: one compiled shape); returns the fleets' sizes."""
+    n_fleets = math.ceil(n_models / max(1, capacity))
+    return [math.ceil(n_models / n_fleets)] * n_fleets
+
+
+def train_fleet(prog: Program, datas: list[np.ndarray], starts: list[np.ndarray], *,
+                val_datas: list[np.ndarray | None], val_starts: list[np.ndarray | None],
+                epochs: int, batch: int, patience: int, seeds: list[int],
+                capacity: int | None = None) -> list[tuple[list[np.ndarray], History]]:
+    """:func:`train` for many series at once: model ``i`` trains on ``datas[i]`` /
+    ``starts[i]`` with early stopping on ``val_datas[i]`` / ``val_starts[i]`` and seed
+    ``seeds[i]``, and ends with the parameters and history :func:`train` gives it (to float
+    rounding).  Models are trained in fleets of at most ``capacity`` (default: as many as
+    :func:`fleet_budget_mb` holds); all fleets of a call share one set of array shapes."""
+    n = len(datas)
+    if capacity is None:
+        capacity = int(fleet_budget_mb() // max(model_step_mb(prog, batch), 1e-6))
+    exact = [math.ceil(len(s) / batch) for s in starts]
+    shapes = {
+        "rows": bucket(max(len(d) for d in datas), 64),
+        "batches": max(e if e > EXACT_BATCHES else bucket(e) for e in exact),
+        "val_rows": 0, "val_batches": 0}
+    use_val = [vs is not None and len(vs) > 0 and patience > 0 for vs in val_starts]
+    if any(use_val):
+        shapes["val_rows"] = bucket(max(len(val_datas[i]) for i in range(n) if use_val[i]), 64)
+        shapes["val_batches"] = bucket(max(math.ceil(len(val_starts[i]) / 256)
+                                           for i in range(n) if use_val[i]))
+    # early stopping on held-out samples of each training series itself: no second copy
+    shapes["shared_val"] = all(val_datas[i] is datas[i] for i in range(n) if use_val[i])
+    out, lo = [], 0
+    for size in fleet_sizes(n, capacity):
+        members = list(range(lo, min(lo + size, n)))
+        lo += size
+        out += _train_one_fleet(prog, members, size, datas, starts, val_datas, val_starts,
+                                use_val, epochs, batch, patience, seeds, shapes)
+    return out
+
+
+def _stack(arrays: list[np.ndarray], size: int, rows: int) -> np.ndarray:
+    """``[size, rows, F]``: each array zero-padded to ``rows``, zero arrays after the last."""
+    f = arrays[0].shape[1]
+    out = np.zeros((size, rows, f), np.float32)
+    for j, a in enumerate(arrays):
+        out[j, :len(a)] = a
+    return out
+
+
+def _train_one_fleet(prog, members, size, datas, starts, val_datas, val_starts, use_val,
+                     epochs, batch, patience, seeds, shapes):
+    """Train the models ``members`` in one fleet of ``size`` slots (idle slots after them)."""
+    k = len(members)
+    inits = [jax.tree.leaves(models.numpy_init(prog.abstract, int(seeds[i]))) for i in members]
+    inits += [inits[0]] * (size - k)  # idle slots: never given a sample, never updated
+    params = jax.tree.unflatten(prog.treedef, [jnp.asarray(np.stack(ls)) for ls in zip(*inits)])
+    opt_state = prog.opt_zeros(size)
+    d = jnp.asarray(_stack([datas[i] for i in members], size, shapes["rows"]))
+    val = [use_val[i] for i in members]
+    if any(val):
+        if shapes["shared_val"]:
+            vd = d
+        else:
+            vd = jnp.asarray(_stack([val_datas[i] if v else np.zeros((1, d.shape[2]))
+                                     for i, v in zip(members, val, strict=True)],
+                                    size, shapes["val_rows"]))
+        vidx = np.zeros((size, shapes["val_batches"], 256), np.int32)
+        vw = np.zeros((size, shapes["val_batches"], 256), np.float32)
+        for j, i in enumerate(members):
+            if val[j]:
+                vidx[j], vw[j] = batches(val_starts[i], 256, shapes["val_batches"])
+    seed_arr = np.zeros(size, np.uint32)
+    seed_arr[:k] = [int(seeds[i]) for i in members]
+    rngs = [np.random.default_rng(int(seeds[i])) for i in members]
+    active = [True] * k
+    hists = [History() for _ in members]
+    best = [np.inf] * k
+    wait = [0] * k
+    best_leaves = [np.stack(ls) for ls in zip(*inits)]  # host copy, stacked like params
+    ran, losses = [], []
+    nb = shapes["batches"]
+    for epoch in range(epochs):
+        if not any(active):
+            break
+        idx = np.zeros((size, nb, batch), np.int32)
+        w = np.zeros((size, nb, batch), np.float32)
+        for j, i in enumerate(members):
+            if active[j]:
+                idx[j], w[j] = batches(rngs[j].permutation(starts[i]), batch, nb)
+        params, opt_state, loss = prog.fleet_epoch(params, opt_state, d, idx, w, seed_arr,
+                                                   np.int32(epoch))
+        ran.append(list(active))
+        losses.append(loss)
+        checked = [active[j] and val[j] for j in range(k)]
+        improved = np.zeros(size, bool)
+        if any(checked):
+            vloss = np.asarray(prog.fleet_evaluate(params, vd, vidx, vw))
+        for j in range(k):
+            if not active[j]:
+                continue
+            if not val[j]:
+                hists[j].best_epoch = epoch
+                continue
+            v = float(vloss[j])
+            hists[j].val_loss.append(v)
+            if v < best[j]:
+                best[j], hists[j].best_epoch, wait[j], improved[j] = v, epoch, 0, True
+            else:
+                wait[j] += 1
+                if wait[j] >= patience:
+                    active[j] = False
+        if improved.any():
+            for b, now in zip(best_leaves, to_numpy(params), strict=True):
+                b[improved] = now[improved]
+    final = to_numpy(params)
+    loss_host = [np.asarray(x) for x in losses]
+    out = []
+    for j in range(k):
+        hists[j].train_loss = [float(lo[j]) for lo, r in zip(loss_host, ran, strict=True)
+                               if r[j]]
+        src = best_leaves if val[j] else final
+        out.append(([np.array(x[j]) for x in src], hists[j]))
+    return out
+
+
+def errors_fleet(prog: Program, leaves: list[list[np.ndarray]], series: list[np.ndarray],
+                 n_samples: list[int], *, chunk: int, mode: str,
+                 projs: list[np.ndarray] | None = None) -> list[np.ndarray]:
+    """:func:`errors` of many models, each on its own series (``leaves[i]`` scores the
+    ``n_samples[i]`` samples of ``series[i]``), in calls of about ``chunk`` samples that mix
+    chunks of several models: one compiled shape for every call."""
+    length = prog.task.length
+    c = min(bucket(chunk), bucket(max(n_samples), 16))
+    items = [(i, s0, min(c, n - s0)) for i, n in enumerate(n_samples) for s0 in range(0, n, c)]
+    g = min(max(1, bucket(chunk) // c), bucket(len(items)))
+    params = jax.tree.unflatten(prog.treedef, [jnp.asarray(np.stack(ls))
+                                               for ls in zip(*leaves)])
+    pj = None if projs is None else jnp.asarray(np.stack(projs), jnp.float32)
+    f = series[0].shape[1]
+    width = () if mode == "score" else ((projs[0].shape[1],) if projs is not None else (f,))
+    outs = [np.zeros((n + length - 1 if prog.task.windowed else n, *width), np.float64)
+            for n in n_samples]
+
+    def collect(batch_items, res):
+        res = np.asarray(res, np.float64)
+        for r, (i, s0, n) in zip(res, batch_items, strict=False):
+            if prog.task.windowed:
+                outs[i][s0:s0 + n + length - 1] += r[:n + length - 1]
+            else:
+                outs[i][s0:s0 + n] = r[:n]
+
+    pending = None
+    for lo in range(0, len(items), g):
+        part = items[lo:lo + g]
+        blocks = np.zeros((g, c + length - 1, f), np.float32)
+        valid = np.zeros((g, c), np.float32)
+        midx = np.zeros(g, np.int32)
+        for j, (i, s0, n) in enumerate(part):
+            rows = series[i][s0:s0 + n + length - 1]
+            blocks[j, :len(rows)] = rows
+            valid[j, :n] = 1.0
+            midx[j] = i
+        res = prog.fleet_errors(params, midx, blocks, valid, pj, mode=mode)
+        if pending is not None:
+            collect(*pending)
+        pending = (part, res)
+    collect(*pending)
+    return outs

@@ -1,6 +1,20 @@
+import os
+import shutil
+import tempfile
+
 import pytest
 
 from bench import plugins
+
+# JAX's persistent compilation cache goes to a throwaway folder, not the user's cache directory
+_JIT_CACHE = None
+if "BENCH_JIT_CACHE_DIR" not in os.environ:
+    _JIT_CACHE = os.environ["BENCH_JIT_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench-jit-test-")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _JIT_CACHE:
+        shutil.rmtree(_JIT_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
