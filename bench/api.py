@@ -261,13 +261,30 @@ def quick_suite(manager: Manager | None = None) -> list[Cell]:
 
 
 def baseline_update(directory: str | Path = BASELINE_DIR, manager: Manager | None = None,
-                    on_cell: Callable[[dict[str, Any], int, int], None] | None = None
-                    ) -> dict[str, Any]:
-    """Run the quick suite and write it as the baseline record (replacing the old one)."""
+                    on_cell: Callable[[Any, int, int], None] | None = None
+                    ) -> records.RunRecord:
+    """Run the quick suite (refitting every cell) and write it as the baseline record, with its
+    scores in ``directory/scores`` so that a later change of an evaluation version re-evaluates
+    them instead of leaving the baseline not comparable.  The old record and scores are replaced
+    only once the new run has finished."""
+    import shutil
+    import tempfile
+
     directory = Path(directory)
-    record = run(quick_suite(manager), out=None, manager=manager, on_cell=on_cell)
-    path = directory / "baseline.json"
-    records.save(record, path)
+    with tempfile.TemporaryDirectory(prefix="bench-baseline-") as tmp:
+        record = run(quick_suite(manager), out=tmp, manager=manager, on_cell=on_cell,
+                     reuse=False)
+        if not record.complete:
+            raise BenchError(f"the quick suite did not finish ({record.incomplete_reason()}); "
+                             f"the baseline in {directory} is unchanged")
+        scores = directory / "scores"
+        shutil.rmtree(scores, ignore_errors=True)
+        scores.mkdir(parents=True)
+        for cell in record.cells:
+            if cell.fit_key:
+                shutil.copy2(Path(tmp) / "scores" / f"{cell.fit_key}.npz", scores)
+            cell.scores_file = ""
+        records.save(record, directory / "baseline.json")
     return record
 
 
