@@ -156,11 +156,12 @@ def bench_register_thresholds(register):
     ``register(name, factory, **meta)``: ``factory(**params)`` returns an object with
 
     * ``uses``: which data chooses the threshold, recorded in the protocol ledger
-      (``"train scores"``, ``"validation labels"``, ...).
+      (``"validation scores (unlabelled)"``, ``"validation labels"``, ...).
     * ``needs_test_labels``: ``True`` only for an oracle; its results are flagged ORACLE and kept
       out of the main leaderboard.
     * ``select(ctx) -> float``: ``ctx`` is a :class:`bench.thresholds.ThresholdContext` with
-      ``train_scores``, ``val_scores``, ``val_labels``, ``cost`` (the run's first cost model) and,
+      ``train_scores`` (in-sample: the rows the model fitted), ``val_scores`` (out-of-sample),
+      ``val_labels``, ``cost`` (the run's first cost model) and,
       for an oracle only, ``test_scores`` / ``test_labels``.  Alarms are ``scores >= threshold``.
     """
 
@@ -170,7 +171,13 @@ def bench_register_executors(register):
     """Register executors that run cells (``bench run --executor NAME``).
 
     ``register(name, factory, **meta)``: ``factory(**options)`` returns an object with
-    ``map(fn, cells)`` yielding ``fn(cell)`` results in any order as they finish, and ``close()``.
+    ``map(run_one, cells, emit)`` yielding ``run_one(cell, manager)`` results (a
+    :class:`bench.records.CellResult` each) in any order as they finish, ``cancel()`` returning an
+    ``interrupted`` result for each cell still in flight, and ``close()``.  ``run_one`` never
+    raises for what a plugin does; ``manager`` is the run's plugin manager (given to the factory
+    as ``manager=``) or one rebuilt from it in a worker.  ``emit(event)`` takes
+    ``{"kind": "started", **bench.progress.started_event(cell)}`` when a cell starts and the
+    events of :func:`bench.progress.running`'s sink while it runs.
     """
 
 
@@ -186,12 +193,29 @@ def bench_run_started(run):
 
 
 @hookspec
+def bench_cell_started(cell):
+    """Called when a cell is handed to a worker, in the parent process.  ``cell`` is a dict:
+    ``index``, ``label`` (``"dataset x detector seed=N"``), ``dataset``, ``detector`` (spec
+    strings) and ``seed``.  Return value ignored; an exception is reported."""
+
+
+@hookspec
+def bench_cell_progress(progress):
+    """Called in the parent process when a running cell's detector reports progress with
+    :func:`bench.progress.report` (from any executor that forwards it: inline and process).
+    ``progress`` is a dict: ``index``, ``label``, ``done``, ``total`` (or ``None``) and ``what``
+    (e.g. ``"epoch"``).  Return value ignored; an exception is reported."""
+
+
+@hookspec
 def bench_cell_finished(cell):
     """Called after each cell, in the parent process, whatever its status.  ``cell`` is the cell's
-    record entry (a JSON-ready dict: ``dataset``, ``detector``, ``params``, ``status``,
-    ``evaluations`` with metrics and costs, ``fit_s``, ``score_s`` seconds, ``peak_mem_mb``).
-    Use it to log to an experiment tracker.  Return value ignored; an exception is reported and
-    does not stop the run.
+    :class:`bench.records.CellResult`: ``dataset``, ``detector``, ``params``, ``status``
+    (``ok``, ``error``, ``timeout``, ``oom``, ``crash``, ``interrupted``), ``error``,
+    ``evaluations`` (a list of dicts with ``threshold``, ``metrics`` and ``costs``), ``fit_s`` and
+    ``score_s`` seconds, ``peak_mem_mb`` (10^6 bytes); ``cell.to_json()`` is its JSON form, and
+    ``cell["status"]`` reads it by key as the JSON form does.  Use it to log to an experiment
+    tracker.  Return value ignored; an exception is reported and does not stop the run.
 
     Example::
 
@@ -206,8 +230,10 @@ def bench_cell_finished(cell):
 @hookspec
 def bench_run_finished(record, path):
     """Called once after the last cell (also when the run was interrupted) with the whole run
-    record (a JSON-ready dict: ``run_id``, ``status``, ``cells``, environment) and the path of
-    its JSON file (``None`` when not written).  Return value ignored; an exception is reported.
+    record (a :class:`bench.records.RunRecord`: ``run_id``, ``status``, ``complete``, ``cells``,
+    ``environment``; ``record.to_json()`` is its JSON form, and ``record["cells"]`` reads it by
+    key) and the path of its JSON file (``None`` when not written).  Return value ignored; an
+    exception is reported.
 
     Example::
 
