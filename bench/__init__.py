@@ -8,10 +8,10 @@ __version__ = "0.1.0"
 
 hookimpl = pluggy.HookimplMarker("bench")
 
-from .data import Dataset, Series, Split  # noqa: E402
+from .data import Dataset, Evaluation, Series, Split  # noqa: E402
 from .errors import BenchError  # noqa: E402
 
-__all__ = ["BenchError", "Dataset", "Series", "Split", "__version__", "hookimpl"]
+__all__ = ["BenchError", "Dataset", "Evaluation", "Series", "Split", "__version__", "hookimpl"]
 
 from .notebook import run  # noqa: E402  (bench.run: one call from a notebook)
 

@@ -13,6 +13,7 @@ from .cell import Cell, CellError, Protocol
 from .data import Dataset, Series
 from .memory import PeakMemory
 from .params import jsonable
+from .windows import Windowed, runs_of
 
 
 def _standardise(s: Series, fit_rows: np.ndarray) -> np.ndarray:
@@ -61,15 +62,55 @@ class SeriesResult:
     device: str
     explain: np.ndarray | None = None
     compiles: int = 0
+    window: int = 1  # rows per harness window (1: none)
+    note: str = ""  # how the protocol was applied, when it had to adapt (see _fit_rows)
 
 
 def train_rows(s: Series, protocol: Protocol) -> np.ndarray:
-    """Mask of the rows a detector trains on: the training range, its normal rows by default."""
+    """Mask of the rows a detector trains on: every row of the training range (unsupervised,
+    labels unused), or only its normal rows (semi-supervised: the labels pick them)."""
     mask = np.zeros(len(s), dtype=bool)
     mask[s.split.ranges(len(s))["train"]] = True
-    if protocol.train_on == "normal":
+    if protocol.uses_labels:
         mask &= s.labels == 0
     return mask
+
+
+def windows_itself(factory: Any) -> bool:
+    """True for a detector that windows its input itself (its factory takes ``window``)."""
+    try:
+        return "window" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def harness_window(factory: Any, protocol: Protocol, s: Series) -> int:
+    """Rows per harness window for this detector on this series; 1 = rows as they are.
+
+    A detector that windows itself is never wrapped.  ``protocol.window`` set: that window;
+    unset: the detector's declared ``default_window`` class attribute on a univariate series
+    (iforest and kde declare 32, the autoencoders' window), else 1."""
+    if windows_itself(factory):
+        return 1
+    if protocol.window is not None:
+        return protocol.window
+    default = int(getattr(factory, "default_window", 1) or 1)
+    return default if s.n_features == 1 else 1
+
+
+def _fit_rows(factory: Any, s: Series, mask: np.ndarray) -> tuple[np.ndarray, list, str]:
+    """(training mask, contiguous runs of it, note) for a detector that windows itself: under a
+    mask with gaps (semi-supervised rows removed) it gets only the longest contiguous run, since
+    a single ``fit(X)`` would splice its windows across the removed rows; the note says so."""
+    runs = runs_of(mask)
+    if len(runs) <= 1 or not windows_itself(factory):
+        return mask, runs, ""
+    a, b = max(runs, key=lambda r: r[1] - r[0])
+    kept = np.zeros_like(mask)
+    kept[a:b] = True
+    return kept, [(a, b)], (f"series '{s.name}': fitted on its longest normal run, rows "
+                            f"[{a}, {b}) of {int(mask.sum())} normal training rows, so that no "
+                            f"window crosses a removed row")
 
 
 def fit_and_score(factory: Any, params: dict[str, Any], s: Series, cell: Cell,
@@ -80,17 +121,24 @@ def fit_and_score(factory: Any, params: dict[str, Any], s: Series, cell: Cell,
     train_mask = train_rows(s, cell.protocol)
     if not train_mask.any():
         raise CellError(f"series '{s.name}': no training rows to fit on "
-                        f"(train range {r['train'].stop} steps, protocol train_on="
-                        f"{cell.protocol.train_on})")
+                        f"(train range {r['train'].stop} steps, protocol "
+                        f"{cell.protocol.name or 'unsupervised'})")
+    train_mask, runs, note = _fit_rows(factory, s, train_mask)
     X = _standardise(s, s.values[train_mask]) if cell.protocol.standardize else s.values
     try:
         detector = factory(**params)
     except Exception as exc:
         raise CellError(f"{who}: constructing it with {jsonable(params)} raised "
                         f"{type(exc).__name__}: {exc}; fix the plugin's __init__") from exc
+    kwargs = _fit_kwargs(detector.fit, X[r["val"]], cell.seed)
+    window = harness_window(factory, cell.protocol, s)
+    if window > 1:  # windows of the fitted rows never cross a removed row
+        detector = Windowed(detector, window)
+        offsets = np.cumsum([0] + [b - a for a, b in runs])
+        kwargs["segments"] = [(int(o), int(o + b - a)) for o, (a, b) in zip(offsets, runs)]
     t0 = time.perf_counter()
     try:
-        fitted = detector.fit(X[train_mask], **_fit_kwargs(detector.fit, X[r["val"]], cell.seed))
+        fitted = detector.fit(X[train_mask], **kwargs)
     except Exception as exc:
         raise CellError(f"{who}: fit() on series '{s.name}' raised "
                         f"{type(exc).__name__}: {exc}") from exc
@@ -117,7 +165,8 @@ def fit_and_score(factory: Any, params: dict[str, Any], s: Series, cell: Cell,
             raise CellError(f"{who}: explain() returned shape {explain.shape}; it must return "
                             f"[T, F] = ({r['test'].stop - r['test'].start}, {s.n_features})")
     compiles = int(getattr(detector, "compiles_", 0) or 0)
-    return SeriesResult(s.name, scores, fit_s, score_s, device, explain, compiles), train_mask
+    res = SeriesResult(s.name, scores, fit_s, score_s, device, explain, compiles, window, note)
+    return res, train_mask
 
 
 def _fit_all(factory: Any, params: dict[str, Any], ds: Dataset, cell: Cell,
@@ -129,6 +178,7 @@ def _fit_all(factory: Any, params: dict[str, Any], ds: Dataset, cell: Cell,
     fit_s = score_s = 0.0
     devices = set()
     compiles = 0
+    windows, notes = set(), []
     with PeakMemory() as mem:
         for s in ds:
             res, _ = fit_and_score(factory, params, s, cell, who)
@@ -137,6 +187,8 @@ def _fit_all(factory: Any, params: dict[str, Any], ds: Dataset, cell: Cell,
             score_s += res.score_s
             devices.add(res.device)
             compiles += res.compiles
+            windows.add(res.window)
+            notes += [res.note] if res.note else []
             if res.explain is not None:
                 explain[s.name] = res.explain
     info = {"fit_s": fit_s, "score_s": score_s, "peak_mem_mb": round(mem.peak_mb, 1),
@@ -144,4 +196,7 @@ def _fit_all(factory: Any, params: dict[str, Any], ds: Dataset, cell: Cell,
             "device": ",".join(sorted(devices)), "n_points": int(sum(len(s) for s in ds))}
     if compiles:
         info["compiles"] = compiles
+    info["harness_window"] = max(windows, default=1)  # rows per harness window; 1 = none
+    if notes:
+        info["protocol_notes"] = notes
     return scores, explain, info

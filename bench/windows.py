@@ -79,3 +79,70 @@ def windows_to_steps(
         np.maximum.at(out, idx, vals)
         return out
     raise BenchError(f"reduce must be 'mean' or 'max', got {reduce!r}")
+
+
+def runs_of(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]``: the maximal runs of ``True`` in a boolean ``mask``, in order."""
+    m = np.asarray(mask, dtype=bool)
+    edges = np.diff(np.r_[0, m.astype(np.int8), 0])
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+
+
+def causal_windows(x: np.ndarray, window: int) -> np.ndarray:
+    """``[T, F]`` -> ``[T, window * F]``: row ``t`` holds rows ``t - window + 1 .. t`` flattened
+    (oldest first), the first rows padded by repeating row 0, so each row's window ends at that
+    row and never looks ahead."""
+    x = np.asarray(x)
+    if x.ndim == 1:
+        x = x[:, None]
+    if len(x) == 0:
+        return np.zeros((0, window * x.shape[1]), dtype=x.dtype)
+    padded = np.concatenate([np.repeat(x[:1], window - 1, axis=0), x])
+    return sliding_windows(padded, window).reshape(len(x), window * x.shape[1])
+
+
+class Windowed:
+    """Run a row detector on sliding windows of ``window`` rows (TSB-AD's Sub-IForest idea): each
+    row becomes the flattened window of the ``window`` rows ending at it, so a window's score is
+    aligned to its last row (causal: a score never uses a later row; detection delay and event
+    costs read these scores).
+
+    ``fit(X, segments=...)`` trains on windows lying wholly inside one of ``segments`` (``(start,
+    stop)`` row ranges of ``X``, contiguous in the original series), so a window never crosses a
+    row the protocol removed; ``score(X)`` scores every row of a contiguous series, the first
+    ``window - 1`` rows on windows padded with row 0.
+    """
+
+    def __init__(self, detector, window: int):
+        if window < 2:
+            raise BenchError(f"Windowed needs a window of at least 2 rows, got {window}")
+        self.detector = detector
+        self.window = int(window)
+
+    def fit(self, X: np.ndarray, *, segments: list[tuple[int, int]] | None = None, **kwargs):
+        X = np.asarray(X)
+        X = X[:, None] if X.ndim == 1 else X
+        segments = segments or [(0, len(X))]
+        parts = [sliding_windows(X[a:b], self.window).reshape(-1, self.window * X.shape[1])
+                 for a, b in segments if b - a >= self.window]
+        if not parts:
+            longest = max(b - a for a, b in segments)
+            raise BenchError(f"no contiguous run of training rows is as long as the window "
+                             f"({longest} < {self.window}); use a smaller --window")
+        if kwargs.get("X_val") is not None:
+            kwargs["X_val"] = causal_windows(kwargs["X_val"], self.window)
+        fitted = self.detector.fit(np.concatenate(parts), **kwargs)
+        if fitted is not None:
+            self.detector = fitted
+        return self
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        return self.detector.score(causal_windows(X, self.window))
+
+    @property
+    def device_(self) -> str:
+        return str(getattr(self.detector, "device_", "cpu"))
+
+    @property
+    def compiles_(self) -> int:
+        return int(getattr(self.detector, "compiles_", 0) or 0)

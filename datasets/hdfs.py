@@ -43,6 +43,11 @@ BLOCK_RE = re.compile(r"blk_-?\d+")
 #: parameter, and a run of parameters is one parameter (``ask X to delete blk_1 blk_2 ...``).
 #: One pass does both: a maximal run of whitespace-separated tokens that each hold a digit.
 PARAM_RUN_RE = re.compile(r"(?<!\S)[^\s\d]*\d\S*(?:\s+[^\s\d]*\d\S*)*")
+#: block sessions are independent rows, not a time series (so no VUS): PR-AUC headline, F1
+#: beside it; deep-loglizer's protocol trains on normal sessions only (semi-supervised)
+EVALUATION = bench.Evaluation(
+    headline="pr_auc", protocol="semi-supervised",
+    split="chronological by each block's first event, or deep-loglizer's train/test split")
 LABEL_WORDS = {"anomaly": 1, "normal": 0, "1": 1, "0": 0, "abnormal": 1}
 
 
@@ -517,6 +522,7 @@ def hdfs(*, source: str = "2k", path: str = "", labels: str = "", features: str 
         provenance=str(p) if path else provenance,
         meta={"source_sha256": _util.sha256_files(files), "files": [str(f) for f in files],
               "n_event_types": series.n_features},
+        evaluation=EVALUATION,
     )
 
 
@@ -540,10 +546,11 @@ def hdfs_synthetic(*, n_blocks: int = 2000, anomaly_rate: float = 0.03, concurre
         license="CC0-1.0 (generated)", family="logs",
         provenance=f"bench.datasets._hdfs_gen, seed={seed}",
         meta={"lines": stats["lines"], "anomalous_blocks": stats["anomalous"]},
+        evaluation=EVALUATION,
     )
 
 
 @bench.hookimpl
 def bench_register_datasets(register):
-    register("hdfs", hdfs, default_run=True)
-    register("hdfs-synthetic", hdfs_synthetic)
+    register("hdfs", hdfs, default_run=True, evaluation=EVALUATION)
+    register("hdfs-synthetic", hdfs_synthetic, evaluation=EVALUATION)

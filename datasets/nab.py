@@ -15,6 +15,9 @@ NAME = "nab"
 SAMPLE = _util.shipped("nab")
 WINDOWS = Path("labels") / "combined_windows.json"
 PROVENANCE = "numenta/NAB @ ea702d7 (data/, labels/combined_windows.json)"
+#: NAB detectors learn online with no labels: unsupervised; VUS-PR headline, F1 beside it
+EVALUATION = bench.Evaluation(
+    split="probation (train) 15 %, validation 15-50 %, test 50-100 % of each series")
 
 
 def _root(path: str, sample: bool) -> Path:
@@ -89,6 +92,7 @@ def nab(*, path: str = "", sample: bool = False, series: str = "*", train_end: f
     return bench.Dataset(
         NAME, out, description=_util.describe(nab),
         license="MIT (LICENSE.txt)", family="time-series", provenance=PROVENANCE,
+        evaluation=EVALUATION,
         meta={"source_sha256": _util.sha256_files([wfile, *(root / "data" / k for k in keys)]),
               "root": str(root), "split_rule": "probation 15 %, validation 15-50 %, test 50-100 %"},
     )
@@ -96,4 +100,5 @@ def nab(*, path: str = "", sample: bool = False, series: str = "*", train_end: f
 
 @bench.hookimpl
 def bench_register_datasets(register):
-    register(NAME, nab, default_run={"sample": True, "series": "realTraffic/speed_7578"})
+    register(NAME, nab, default_run={"sample": True, "series": "realTraffic/speed_7578"},
+             evaluation=EVALUATION)

@@ -154,8 +154,15 @@ def load(name: str, spacecraft: str, path: str, sample: bool, channels: str,
         meta={"source_sha256": h, "spacecraft": spacecraft,
               "split_rule": f"train = the channel's train array (no labels); validation = first "
                             f"{val_frac:.0%} of its test array; test = the rest"},
+        evaluation=EVALUATION,
     )
 
+
+#: the channels' training arrays were curated to be nominal (a use of labels: semi-supervised)
+EVALUATION = bench.Evaluation(
+    protocol="semi-supervised",
+    split="train = the channel's nominal train array; validation = the first part of its test "
+          "array; test = the rest")
 
 DESCRIPTIONS = {
     "smap": "NASA SMAP satellite telemetry (telemanom, Hundman et al. KDD 2018): 54 channels "
@@ -192,5 +199,5 @@ msl.__doc__ = DESCRIPTIONS["msl"] + _SPLIT_DOC
 
 @bench.hookimpl
 def bench_register_datasets(register):
-    register("smap", smap, default_run={"sample": True, "channels": "T-3"})
-    register("msl", msl, default_run={"sample": True, "channels": "C-2"})
+    register("smap", smap, default_run={"sample": True, "channels": "T-3"}, evaluation=EVALUATION)
+    register("msl", msl, default_run={"sample": True, "channels": "C-2"}, evaluation=EVALUATION)

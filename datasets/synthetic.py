@@ -7,6 +7,8 @@ import numpy as np
 import bench
 
 KINDS = ("ramp", "burst", "spikes", "level_shift")
+#: time series: VUS-PR headline, F1 beside it, unsupervised (the training half holds an anomaly)
+EVALUATION = bench.Evaluation(split="train 50 %, validation 25 %, test 25 % of each series")
 
 
 def _base(rng: np.random.Generator, length: int, period: int) -> np.ndarray:
@@ -73,9 +75,10 @@ def synthetic(*, n_series: int = 4, length: int = 2000, period: int = 96,
         license="CC0-1.0 (generated)",
         family="time-series",
         provenance=f"bench.datasets.synthetic, seed={seed}",
+        evaluation=EVALUATION,
     )
 
 
 @bench.hookimpl
 def bench_register_datasets(register):
-    register("synthetic", synthetic, default_run=True)
+    register("synthetic", synthetic, default_run=True, evaluation=EVALUATION)

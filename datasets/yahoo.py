@@ -110,6 +110,7 @@ def yahoo(*, path: str = "", benchmark: str = "all", train_end: float = 0.5,
         license="Yahoo Webscope data licence (not redistributable)", family="time-series",
         provenance=f"Yahoo Webscope S5 ydata-labeled-time-series-anomalies-v1_0 at {root}",
         meta={"source_sha256": _util.sha256_files(files), "benchmark": benchmark},
+        evaluation=EVALUATION,
     )
 
 
@@ -202,10 +203,15 @@ def yahoo_synthetic(*, n_series: int = 4, length: int = 1680, benchmark: str = "
         description=_util.describe(yahoo_synthetic),
         license="CC0-1.0 (generated)", family="time-series",
         provenance=f"bench.datasets.yahoo generator, seed={seed}",
+        evaluation=EVALUATION,
     )
+
+
+#: time series: VUS-PR headline, F1 beside it, unsupervised
+EVALUATION = bench.Evaluation(split="chronological fractions of each series (train_end, val_end)")
 
 
 @bench.hookimpl
 def bench_register_datasets(register):
-    register(NAME, yahoo)
-    register("yahoo-synthetic", yahoo_synthetic)
+    register(NAME, yahoo, evaluation=EVALUATION)
+    register("yahoo-synthetic", yahoo_synthetic, evaluation=EVALUATION)

@@ -12,7 +12,11 @@ class IsolationForest:
 
     Score: the negated ``score_samples`` of scikit-learn (which is higher for normal points), i.e.
     the mean normalised path-length anomaly score in (0, 1]; higher = more anomalous.
+    On a univariate series the harness runs it on causal windows of ``default_window`` rows
+    (TSB-AD's Sub-IForest; ``--window`` overrides).
     """
+
+    default_window = 32  # the autoencoders' window, so that univariate pairings are fair
 
     def __init__(self, *, n_estimators: int = 100, max_samples: int | str = "auto",
                  max_features: float = 1.0):

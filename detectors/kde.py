@@ -124,8 +124,11 @@ class KDE:
     ``backend``: ``numpy`` (float64, scipy's log-sum-exp: the reference values), ``jax`` (one
     compiled log-sum-exp per chunk on JAX's default device, GPU included) or ``auto`` (``jax``
     when JAX imports).  ``dtype``: the JAX path's precision, ``float32`` (about 1e-7 relative to
-    float64) or ``float64``; the numpy path is always float64.
+    float64) or ``float64``; the numpy path is always float64.  On a univariate series the
+    harness runs it on causal windows of ``default_window`` rows (``--window`` overrides).
     """
+
+    default_window = 32  # the autoencoders' window, so that univariate pairings are fair
 
     def __init__(self, *, bandwidth: float | None = None, max_train: int = 20000,
                  backend: str = "auto", dtype: str = "float32"):

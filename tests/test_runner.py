@@ -95,7 +95,8 @@ def test_seed_figure_hpc_kde_event_cost(tmp_path):
 
 
 def test_detector_sees_only_normal_training_rows_and_unlabelled_validation(manager, tmp_path):
-    cells = api.plan(["tiny"], ["spy"], seeds=[7], manager=manager)
+    cells = api.plan(["tiny"], ["spy"], seeds=[7], manager=manager,
+                     protocol=Protocol("semi-supervised"))
     rec = api.run(cells, out=tmp_path, manager=manager)
     assert rec["cells"][0]["status"] == "ok"
     assert [s["n_train"] for s in Spy.seen] == [195, 195]  # 200 training rows minus 5 anomalous

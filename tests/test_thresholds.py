@@ -24,9 +24,13 @@ def ctx(**kw):
     return ThresholdContext(**base)
 
 
-def test_mean_std_and_percentile_use_training_scores_only():
-    assert MeanStd(k=2).select(ctx()) == pytest.approx(2.5 + 2 * np.std([1, 2, 3, 4]))
-    assert Percentile(q=50).select(ctx()) == pytest.approx(2.5)
+def test_mean_std_and_percentile_use_out_of_sample_validation_scores_only():
+    v = [0.1, 0.2, 0.9, 0.8, 0.35]  # the validation scores; training scores and labels unused
+    assert MeanStd(k=2).select(ctx()) == pytest.approx(np.mean(v) + 2 * np.std(v))
+    assert Percentile(q=50).select(ctx()) == pytest.approx(0.35)
+    assert Percentile(q=50).select(ctx(val_labels=np.ones(5, dtype=int))) == pytest.approx(0.35)
+    empty = ctx(val_scores=np.array([]), val_labels=np.array([], dtype=int))
+    assert Percentile(q=50).select(empty) == pytest.approx(2.5)  # no validation: training
     with pytest.raises(BenchError, match="q must be in"):
         Percentile(q=120)
 
