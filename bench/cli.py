@@ -60,8 +60,9 @@ def _log(msg: str) -> None:
 @click.option("--cost", "costs", multiple=True, metavar="NAME[:k=v,...]",
               help=f"Cost model (repeatable; default {api.DEFAULT_COST}).  The first one "
                    "drives min_cost.")
-@click.option("--metric", "metrics", multiple=True, metavar="NAME",
-              help="Metric (repeatable).  Default: the default metric set.")
+@click.option("--metric", "metrics", multiple=True, metavar="NAME[:k=v,...]",
+              help="Metric (repeatable), e.g. vus_roc:window=50.  Default: the default metric "
+                   "set.")
 @click.option("--seed", "seeds", multiple=True, type=int, help="Seed (repeatable; default 0).")
 @click.option("--protocol", type=click.Choice(["unsupervised", "semi-supervised"]), default=None,
               help="unsupervised: fit on every training row, labels unused; semi-supervised: fit "

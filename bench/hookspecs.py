@@ -20,6 +20,11 @@ Conventions for every number a plugin returns:
 * values given to detectors: ``float32`` array ``[T, F]``, standardised per series with the mean
   and standard deviation of the training rows (unless the run says otherwise).
 * labels: ``int8`` array ``[T]``, 1 = anomalous step.  Detectors never see labels.
+
+What each registered thing must provide is typed in :mod:`bench.contract` as Protocols:
+``Detector`` (and ``FleetDetector``), ``Metric`` with its ``MetricInfo``, ``CostModel`` /
+``ComputeCostModel``, ``ThresholdStrategy`` and ``Executor``; ``isinstance(obj, Protocol)`` and
+:func:`bench.contract.conforms` check an object against one.
 """
 
 from __future__ import annotations
@@ -84,6 +89,10 @@ def bench_register_detectors(register):
       signature: ``bench`` passes only those ``fit`` accepts.
     * ``score(X) -> float array [T]``: higher = more anomalous; one finite value per row.
     * optionally ``explain(X) -> float array [T, F]``: per-feature contributions to the score.
+    * optionally, set by ``fit``: ``device_`` (str, e.g. ``"cuda:0"``; recorded per cell) and
+      ``compiles_`` (int: programs a JIT compiled); and the ``fleet`` capability (the factory
+      declares ``__bench_tags__ = {"fleet": True}`` and has ``fit_fleet`` / ``score_fleet``,
+      :class:`bench.contract.FleetDetector`).  Typed as :class:`bench.contract.Detector`.
 
     Rules (``bench.testing.check_detector`` checks each): ``__init__`` only stores parameters;
     ``score`` before ``fit`` raises an error that says to call ``fit()``; the same seed gives the
@@ -122,6 +131,13 @@ def bench_register_metrics(register):
     * ``input``: ``"pred"`` (alarms after thresholding) or ``"scores"`` (threshold-free).
     * ``default``: computed in every run when no ``--metric`` is given.
     * ``inflating``: the metric is known to overstate quality (point-adjusted F1); tables mark it.
+    * ``version``: an int attribute of ``fn`` (or ``metric_version=`` in ``meta``), bumped when
+      its meaning changes; 1 if undeclared.
+
+    The declaration is normalised once, at registration, into a
+    :class:`bench.contract.MetricInfo` (an incomplete one is reported as a plugin problem);
+    keyword parameters of ``fn`` after the two inputs are set on the command line as
+    ``--metric NAME:key=value`` (e.g. ``vus_roc:window=50``).
 
     Example::
 
@@ -146,6 +162,9 @@ def bench_register_cost_models(register):
     ``sweep(labels, scores, thresholds) -> float array`` (the cost of ``scores >= t`` for each
     threshold, used by the ``min_cost`` threshold; a loop over ``__call__`` is used otherwise).
     Costs are reported on the train, validation and test ranges, summed over a dataset's series.
+    Registered with ``kind="compute"`` (``meta``), a model instead prices a cell's timings:
+    ``model(cell) -> dict`` (:class:`bench.contract.ComputeCostModel`).  Parameters are set as
+    ``--cost NAME:key=value``; an int ``version`` attribute declares its meaning's version.
     """
 
 

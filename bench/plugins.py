@@ -22,7 +22,7 @@ from typing import Any
 
 import pluggy
 
-from . import hookspecs
+from . import contract, hookspecs
 from .errors import BenchError
 
 GROUP = "bench"
@@ -121,16 +121,37 @@ class Registry:
                 f"'{first}' (kept); rename it, or block one with -p no:{plugin}"
             )
             return
+        if self.kind == "metric":  # metadata normalised once, here (bench.contract)
+            try:
+                factory = contract.as_metric(name, factory, meta)
+            except ValueError as exc:
+                self._problems.append(f"plugin '{plugin}': metric '{name}': {exc}")
+                return
         self._entries[name] = Entry(self.kind, name, factory, plugin, dict(meta))
 
     def get(self, name: str) -> Entry:
+        """The entry ``name``; for metrics also ``NAME:k=v,...``, the metric with those
+        parameters bound (checked here, so a bad one fails before any cell runs)."""
+        if name not in self._entries and self.kind == "metric" and ":" in name:
+            return self._bound_metric(name)
         try:
             return self._entries[name]
         except KeyError:
             avail = ", ".join(sorted(self._entries)) or "none"
             raise BenchError(f"unknown {self.kind} '{name}'; available: {avail}") from None
 
+    def _bound_metric(self, text: str) -> Entry:
+        from .params import parse_spec
+
+        spec = parse_spec(text)
+        base = self.get(spec.name)
+        name = str(spec)
+        return Entry(self.kind, name, base.factory.bind(spec.params, name), base.plugin,
+                     dict(base.meta))
+
     def __contains__(self, name: str) -> bool:
+        if name not in self._entries and self.kind == "metric" and ":" in name:
+            return name.partition(":")[0].strip() in self._entries
         return name in self._entries
 
     def __iter__(self):

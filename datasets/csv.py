@@ -169,7 +169,7 @@ def read_file(f: Path, name: str, *, label: str = "", timestamp: str = "", colum
                         timestamps=stamps, meta=meta)
 
 
-def csv_dataset(*, path: str, label: str = "", timestamp: str = "", columns: str = "",
+def csv_dataset(*, path: str = "", label: str = "", timestamp: str = "", columns: str = "",
                 series: str = "*", train_len: int = 0, train_end: float = 0.5,
                 val_end: float = 0.75) -> bench.Dataset:
     """Your own CSV data: path= one file or a folder of them (searched recursively, one series
@@ -182,6 +182,9 @@ def csv_dataset(*, path: str, label: str = "", timestamp: str = "", columns: str
     file name) trains on the first N rows and halves the rest into validation then test;
     otherwise the fractions train_end / val_end.  series: fnmatch patterns over the relative
     file path separated by |, e.g. A2Benchmark/*."""
+    if not path:
+        raise bench.BenchError(f"dataset '{NAME}': no path given; pass csv:path=FILE_OR_DIR (a "
+                               f"CSV file or a folder of CSV files)")
     root = Path(path).expanduser()
     if not root.exists():
         raise bench.BenchError(f"dataset '{NAME}': {root} not found; pass csv:path= a CSV file or "
