@@ -152,3 +152,31 @@ def test_builtin_plugins_satisfy_the_protocols():
     assert contract.conforms(object(), contract.Detector) == ["fit", "score"]
     assert contract.conforms(object(), contract.ThresholdStrategy) == [
         "needs_test_labels", "select", "uses"]
+
+
+class _TypedWrong:
+    """A detector whose declared capability has the wrong type (compiles_ a str)."""
+
+    def __init__(self, *, k: float = 1.0):
+        self.k = k
+
+    def fit(self, X, *, X_val=None, seed=0):
+        self.mu_ = X.mean(0)
+        self.compiles_ = "many"
+        return self
+
+    def score(self, X):
+        if not hasattr(self, "mu_"):
+            raise bench.BenchError("call fit() before score()")
+        return np.abs(X - self.mu_).sum(axis=1) * self.k
+
+
+def test_conformance_check_protocol():
+    import bench.testing as bt
+    from bench.testing.detector_checks import check_protocol
+
+    with pytest.raises(bt.ConformanceError, match="follows bench.contract.Detector.*compiles_ "
+                                                  "is 'many'"):
+        check_protocol(bt.detector(_TypedWrong, name="typed-wrong", plugin="test"))
+    check_protocol(bt.detector(Manager().get("detector", "iforest").factory, name="iforest",
+                               plugin="iforest", params={"n_estimators": 10}))

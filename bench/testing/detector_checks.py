@@ -259,6 +259,36 @@ def check_explain(subject: Any) -> None:
                      "return one finite contribution per row and feature")
 
 
+def check_protocol(subject: Any) -> None:
+    """The detector satisfies :class:`bench.contract.Detector`, and what it declares is typed as
+    the contract says: after ``fit``, ``device_`` a str and ``compiles_`` an int >= 0 when set;
+    a factory with the ``fleet`` tag has ``fit_fleet`` and ``score_fleet``."""
+    from .. import contract
+
+    s, rule = _subject(subject), "follows bench.contract.Detector"
+    missing = contract.conforms(s.build(), contract.Detector)
+    if missing:
+        raise s.fail(rule, f"the detector lacks {', '.join(missing)}",
+                     "define fit(X, *, X_val=None, seed=0) -> self and score(X) -> [T]")
+    det = _fit(s, _data(s))
+    device = getattr(det, "device_", "cpu")
+    if not isinstance(device, str):
+        raise s.fail(rule, f"device_ is {type(device).__name__} {device!r}",
+                     "set device_ to a string such as 'cpu' or 'cuda:0'")
+    compiles = getattr(det, "compiles_", 0)
+    if isinstance(compiles, bool) or not isinstance(compiles, (int, np.integer)) or compiles < 0:
+        raise s.fail(rule, f"compiles_ is {compiles!r}",
+                     "set compiles_ to the number of programs compiled (an int >= 0)")
+    tags = getattr(s.factory, "__bench_tags__", None) or {}
+    if isinstance(tags, dict) and tags.get("fleet"):
+        lacking = [m for m in ("fit_fleet", "score_fleet") if not callable(getattr(s.factory, m,
+                                                                                    None))]
+        if lacking:
+            raise s.fail(rule, f"declares the fleet capability but lacks {', '.join(lacking)}",
+                         "define fit_fleet and score_fleet or drop {'fleet': True} from "
+                         "__bench_tags__")
+
+
 def check_runs_in_a_cell(subject: Any) -> None:
     """``bench``'s runner runs it end to end on a tiny dataset with status ``ok``."""
     s = _subject(subject)
@@ -301,6 +331,7 @@ DETECTOR_CHECKS = [
     check_picklable,
     check_better_than_chance,
     check_explain,
+    check_protocol,
     check_runs_in_a_cell,
     check_params_in_cell_key,
 ]
