@@ -7,6 +7,8 @@ built-in that breaks a rule is listed in ``EXPECTED_FAILURES`` with the reason u
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import bench.testing as bt
@@ -22,6 +24,8 @@ PARAMS = {
     "lstm_forecast": {**_TINY_NET, "window": 8, "hidden": 8},
     "synthetic": {"n_series": 2, "length": 600},
     "hdfs-synthetic": {},
+    # the csv dataset on a TSB-AD-style file (NAB speed_7578, see its PROVENANCE.md)
+    "csv": {"path": str(Path(__file__).parent / "data" / "csv_sample")},
 }
 OPTIONS = {name: {"n_train": 240, "n_test": 120} for name in ("dense_ae", "lstm_ae",
                                                                 "lstm_forecast")}
