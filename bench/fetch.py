@@ -227,10 +227,28 @@ class _Reporter:
             self._bar.stop()
 
 
+#: a staging or set-aside folder older than this (seconds) was left by a killed fetch
+STALE_S = 24 * 3600
+
+
+def _sweep(root: Path, name: str) -> None:
+    """Remove ``.NAME.partial-*`` / ``.NAME.old-*`` folders a killed fetch left in ``root`` more
+    than :data:`STALE_S` ago (a fetch running now in another process keeps its own)."""
+    now = time.time()
+    for p in [*root.glob(f".{name}.partial-*"), *root.glob(f".{name}.old-*")]:
+        try:
+            if p.is_symlink() or now - p.lstat().st_mtime < STALE_S:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(p, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def _staging(root: Path, name: str) -> Iterator[Path]:
     """A fresh private folder ``root/.NAME.partial-XXXX`` (mode 0700); removed on any failure."""
     root.mkdir(parents=True, exist_ok=True)
+    _sweep(root, name)
     stage = Path(tempfile.mkdtemp(prefix=f".{name}.partial-", dir=root))
     try:
         yield stage

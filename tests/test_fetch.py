@@ -247,3 +247,21 @@ def test_every_source_file_has_a_checksum_except_the_trusted_on_first_use_one():
         for f in s.files:
             assert (f.sha256 is None) == (name == "hdfs-v1"), f.path
             assert s.url(f).startswith("https://")
+
+
+def test_staging_left_by_a_killed_fetch_is_swept_later(serve, cache, tmp_path):
+    import os
+    import time
+
+    old = cache / ".smap.partial-killed"
+    (old / "sub").mkdir(parents=True)
+    (old / "sub" / "SMAP.tar.gz").write_bytes(b"half")
+    recent = cache / ".smap.partial-running"
+    recent.mkdir()
+    past = time.time() - fetch.STALE_S - 60
+    os.utime(old, (past, past))
+    (tmp_path / "empty").mkdir()
+    server = serve(tmp_path / "empty")
+    with pytest.raises(bench.BenchError, match="HTTP 404"):
+        fetch.fetch("smap", mirror=server.url, quiet=True)
+    assert sorted(p.name for p in cache.iterdir()) == [".smap.partial-running"]
