@@ -186,8 +186,9 @@ class RegisteredMetric:
         self.__module__ = getattr(fn, "__module__", __name__)
         self.__annotations__ = dict(getattr(fn, "__annotations__", {}))
 
-    def __call__(self, labels: np.ndarray, x: np.ndarray) -> float:
-        return self.fn(labels, x, **self.params)
+    def __call__(self, labels: np.ndarray, x: np.ndarray, **params: Any) -> float:
+        """``fn(labels, x, **bound)``; ``params`` given here override the bound ones."""
+        return self.fn(labels, x, **{**self.params, **params})
 
     def __getattr__(self, key: str) -> Any:
         if key.startswith("__"):
