@@ -67,11 +67,11 @@ def test_json_lists_user_parameters_only(capsys):
     assert metrics["vus_roc"]["types"] == {"window": "int"}
     code, out, _ = run_cli(capsys, "list", "datasets", "csv", "--json")
     one = json.loads(out)
-    assert one["name"] == "csv" and one["required"] == ["path"]
+    assert one["name"] == "csv" and "path" in one["params"] and one["types"]["path"] == "str"
 
 
 def test_long_names_and_docstrings_still_fit():
-    def factory(*, alpha: float = 0.5, manager=None, **kwargs):
+    def factory(*, where: str, alpha: float = 0.5, manager=None, **kwargs):
         """A detector with a very long description that would run far past the edge of any
         terminal: ``alpha`` controls :func:`numpy.mean` and *nothing* else, see
         :class:`~bench.Dataset` for details.  Second sentence."""
@@ -84,7 +84,9 @@ def test_long_names_and_docstrings_still_fit():
     assert listing.summary(entry).startswith("A detector with a very long description")
     text = " ".join(" ".join(listing.details(entry)).split())
     assert "alpha controls numpy.mean and nothing else, see Dataset for details." in text
-    assert [p.name for p in listing.user_parameters(entry)] == ["alpha"]
+    assert [p.name for p in listing.user_parameters(entry)] == ["where", "alpha"]
+    assert "set with: -m a_detector_with_an_unusually_long_registered_name_x:where=VALUE" in text
+    assert listing.as_json([entry])[0]["required"] == ["where"]
 
 
 @pytest.mark.parametrize("text, first", [
