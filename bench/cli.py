@@ -89,6 +89,8 @@ def _log(msg: str) -> None:
 @click.option("--format", "fmt", default="github", show_default=True,
               type=click.Choice(FORMATS), metavar="FORMAT",
               help="Leaderboard format: any tabulate format, csv or json (one object per cell).")
+@click.option("--wide", is_flag=True,
+              help="Every metric, cost and timing in the tables (default: fits 100 columns).")
 @click.option("--force", is_flag=True,
               help="Refit every cell even when its scores are stored under --out/scores.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
@@ -97,7 +99,7 @@ def _log(msg: str) -> None:
 @click.pass_context
 def run(ctx, datasets, detectors, thresholds, costs, metrics, seeds, protocol, train_on, window,
         no_standardize,
-        executor, jobs, timeout, memory_limit, scheduler, out, fmt, force, quiet, verbose):
+        executor, jobs, timeout, memory_limit, scheduler, out, fmt, wide, force, quiet, verbose):
     """Run every dataset x detector cell and print leaderboards (stdout); progress on stderr."""
     manager = _manager(ctx)
     api.warn_problems(manager)
@@ -131,7 +133,7 @@ def run(ctx, datasets, detectors, thresholds, costs, metrics, seeds, protocol, t
     with Progress(len(cells), mode="quiet" if quiet else "auto", verbose=verbose) as prog:
         record = api.run(cells, out=out, executor=executor, executor_options=options,
                          manager=manager, on_cell=prog.cell_finished, reuse=not force)
-    click.echo(render(record, fmt, manager), nl=False)
+    click.echo(render(record, fmt, manager, wide=wide), nl=False)
     if not quiet:
         reused = sum(c.reused for c in record.cells)
         note = f", {reused} re-evaluated from the score store" if reused else ""
@@ -143,10 +145,12 @@ def run(ctx, datasets, detectors, thresholds, costs, metrics, seeds, protocol, t
 @click.argument("record", type=click.Path())
 @click.option("--format", "fmt", default="github", show_default=True, type=click.Choice(FORMATS),
               metavar="FORMAT", help="Any tabulate format, csv or json.")
+@click.option("--wide", is_flag=True,
+              help="Every metric, cost and timing in the tables (default: fits 100 columns).")
 @click.pass_context
-def leaderboard(ctx, record, fmt):
+def leaderboard(ctx, record, fmt, wide):
     """Print the leaderboards of a run RECORD (a JSON file, or a directory: its newest run)."""
-    click.echo(render(records.load(record), fmt, _manager(ctx)), nl=False)
+    click.echo(render(records.load(record), fmt, _manager(ctx), wide=wide), nl=False)
 
 
 @cli.command()

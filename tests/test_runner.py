@@ -126,7 +126,8 @@ def test_failing_cells_are_recorded_and_the_run_completes(manager, tmp_path):
     assert len(saved["cells"]) == 4 and saved["status"] == "finished"
     text = render(saved, "github", manager)
     assert "FAILED: detector 'raises' (plugin 'test-plugin'): fit() on series" in text
-    assert text.count("FAILED") == 3
+    assert text.count("| FAILED") == 3  # the status column; the error lines go under the table
+    assert text.count("] FAILED: detector") == 3
 
 
 def test_costs_sum_and_metrics_average_over_series(manager):
@@ -146,8 +147,8 @@ def test_oracle_is_flagged_and_kept_out_of_the_main_tables(manager):
     assert [e["oracle"] for e in evs] == [False, True]
     assert evs[1]["chosen_with"] == "TEST LABELS (ORACLE)"
     text = render(rec, "github", manager)
-    assert "ORACLE tiny (threshold 'oracle' chosen on TEST labels" in text
-    assert text.index("ORACLE") > text.index("tiny (threshold: best_f1")
+    assert "ORACLE tiny: threshold 'oracle' chosen on TEST labels" in text
+    assert text.index("ORACLE") > text.index("threshold best_f1 (chosen with validation labels)")
     # the overall ranking only uses the main strategy
     assert len([r for r in rows(rec) if not r["oracle"]]) == 1
 
@@ -218,4 +219,4 @@ def test_compute_cost_prices_the_cell_and_is_not_a_per_range_cost(manager):
     assert c["n_points"] == 800
     # at $3600/hour a second costs $1: dollars per million points = score_s / 800 * 1e6
     assert comp["usd_per_million_points"] == pytest.approx(c["score_s"] / 800 * 1e6)
-    assert "$/M points (compute)" in render(rec, "github", manager)
+    assert "$/M points (compute)" in render(rec, "github", manager, wide=True)

@@ -1,0 +1,170 @@
+"""Leaderboard tables: sort key in the title, seeds as mean±std, chance rows, lift, series
+counts, ORACLE apart, 100 columns by default, HTML escaping, Friedman-gated critical difference.
+
+One real run (module fixture): the 4 shipped NAB series and the HPC course data, with iforest,
+kde, the chance baselines and ``flat`` (a test detector that learns nothing but is not declared a
+chance baseline), two seeds, NAB's score without a threshold (ORACLE) among the metrics."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+import bench
+from bench import api
+from bench.leaderboard import ranking, render, tables
+from bench.plugins import Manager
+
+
+class Flat:
+    """Learns nothing and is not registered as a chance baseline: it must not beat chance."""
+
+    def fit(self, X, *, seed=0):
+        self.n_ = X.shape[1]
+        return self
+
+    def score(self, X):
+        return np.zeros(len(X))
+
+
+class Plugin:
+    @bench.hookimpl
+    def bench_register_detectors(self, register):
+        register("flat", Flat)
+
+
+@pytest.fixture(scope="module")
+def manager():
+    m = Manager()
+    m.register(Plugin(), "flat-plugin")
+    yield m
+    m.unregister("flat-plugin")
+
+
+@pytest.fixture(scope="module")
+def record(manager):
+    cells = api.plan(["nab:sample=true", "hpc"], ["iforest", "kde", "random", "constant"],
+                     seeds=[0, 1], metrics=["roc_auc", "f1", "nab_score"], manager=manager)
+    cells += api.plan(["nab:sample=true"], ["flat"], metrics=["roc_auc", "f1"], manager=manager)
+    for i, c in enumerate(cells):
+        c.index = i
+    rec = api.run(cells, out=None, manager=manager)
+    assert all(c["status"] == "ok" for c in rec["cells"])
+    return rec
+
+
+def _plain(record):
+    """The record as its JSON form (plain dicts), which the leaderboard reads as well."""
+    return json.loads(json.dumps(record.to_json() if hasattr(record, "to_json") else record))
+
+
+def _table(text, start):
+    """Lines of the github table whose title starts with ``### start``."""
+    block = text.split(f"### {start}", 1)[1].split("\n### ", 1)[0]
+    return [ln for ln in block.splitlines() if ln.startswith("|")]
+
+
+def _col(lines, header):
+    cells = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines]
+    j = cells[0].index(header)
+    return [(row[0], row[j]) for row in cells[2:]]
+
+
+def test_title_names_the_sort_key_and_rows_follow_it(record, manager):
+    text = render(record, "github", manager)
+    nab_title = next(ln for ln in text.splitlines() if ln.startswith("### nab"))
+    assert "sorted by VUS-PR, higher is better" in nab_title
+    hpc_title = next(ln for ln in text.splitlines() if ln.startswith("### hpc"))
+    assert "sorted by event cost, lower is better" in hpc_title  # HPC declares its cost
+    col = _col(_table(text, "nab"), "VUS-PR")
+    ranked = [(d, float(v.split("±")[0])) for d, v in col if "~chance" not in d]
+    assert [v for _, v in ranked] == sorted((v for _, v in ranked), reverse=True)
+    # chance rows come last, marked, without a lift
+    names = [d for d, _ in col]
+    assert names[-2:] == ["random ~chance", "constant ~chance"] or \
+        names[-2:] == ["constant ~chance", "random ~chance"]
+    lift = dict(_col(_table(text, "nab"), "lift"))
+    assert lift["random ~chance"] == "" and lift["kde"].startswith("+")
+
+
+def test_seeds_are_mean_std_with_a_count(record, manager):
+    lines = _table(render(record, "github", manager), "nab")
+    seeds = dict(_col(lines, "seeds"))
+    assert seeds["iforest"] == "2" and seeds["flat"] == "1"
+    vals = dict(_col(lines, "VUS-PR"))
+    assert re.fullmatch(r"0\.\d{3}±0\.\d{3}", vals["iforest"]), vals["iforest"]
+    t = next(t for t in tables(record, manager) if t.dataset.startswith("nab") and not t.oracle)
+    e = next(e for e in t.entries if e.label == "iforest")
+    v = [r["metrics"]["vus_pr"] for r in e.rows]
+    assert vals["iforest"] == f"{np.mean(v):.3f}±{np.std(v, ddof=1):.3f}"
+    best_chance = max(x.mean(t.headline) for x in t.entries if x.chance)
+    assert dict(_col(lines, "lift"))["iforest"] == f"{e.mean(t.headline) - best_chance:+.3f}"
+
+
+def test_default_fits_100_columns_and_wide_shows_everything(record, manager):
+    narrow = render(record, "github", manager)
+    wide = render(record, "github", manager, wide=True)
+    assert max(len(ln) for ln in narrow.splitlines()) <= 100
+    assert max(len(ln) for ln in wide.splitlines()) > 100
+    assert "pooled F1" in wide and "pooled F1" not in narrow.split("### overall")[0].replace(
+        "series averaged", "")
+    assert "fit s" in wide and "fit s" not in narrow
+
+
+def test_series_counts_in_the_legend(record, manager):
+    text = render(record, "github", manager)
+    block = text.split("### nab", 1)[1].split("\n### ", 1)[0]
+    assert "series averaged: VUS-PR 4 of 4" in block
+
+
+def test_oracle_metric_is_printed_apart(record, manager):
+    text = render(record, "github", manager)
+    main = text.split("### nab", 1)[1].split("\n### ", 1)[0]
+    assert "NAB" not in _table(text, "nab")[0]
+    oracle = next(b for b in text.split("\n### ") if b.startswith("ORACLE nab"))
+    assert "NAB (threshold on TEST labels)" in oracle and "| NAB" in oracle
+    assert "ORACLE" not in main
+
+
+def test_no_detector_beating_chance_is_flagged_and_left_out(record, manager):
+    """``flat`` learns nothing: on a table of flat + chance rows alone, nothing beats chance."""
+    rec = _plain(record)
+    rec["cells"] = [c for c in rec["cells"] if c["detector"] in ("flat", "random", "constant")
+                    or c["dataset"] == "hpc"]
+    text = render(rec, "github", manager)
+    title = next(ln for ln in text.splitlines() if ln.startswith("### nab"))
+    assert "NO DETECTOR BEATS CHANCE on VUS-PR" in title
+    o = ranking(rec, manager)
+    assert o.left_out == [t for t in o.left_out if t.startswith("nab")] and o.left_out
+    assert all(not d.startswith("nab") for d in o.datasets)
+    assert "left out (no detector beats chance): nab" in text
+
+
+def test_overall_uses_headlines_excludes_chance_and_tests_significance(record, manager):
+    o = ranking(record, manager)
+    assert set(o.labels) == {"iforest", "kde", "flat"}  # chance rows never ranked
+    assert o.headlines == {"hpc": "event cost", "nab (sample, 4 of 58 series)": "VUS-PR"} or \
+        set(o.headlines.values()) == {"event cost", "VUS-PR"}
+    text = render(record, "github", manager)
+    overall = text.split("### overall", 1)[1]
+    assert "Friedman" in overall
+    # flat ran on NAB only: the test covers the detectors ranked on every dataset
+    assert o.test.labels == ["iforest", "kde"] or set(o.test.labels) == {"iforest", "kde"}
+    assert not o.test.rejected  # 2 detectors: not testable, so no critical difference printed
+    assert "no critical difference" in overall and "CD =" not in overall
+
+
+def test_html_escapes_dataset_names_and_values(record, manager):
+    rec = _plain(record)
+    for c in rec["cells"]:
+        c["dataset"] = "<script>alert(1)</script>"
+        c["dataset_title"] = "<script>alert(1)</script>"
+        if c["detector"] == "kde":
+            c["given"] = {"bandwidth": "<b>x</b>"}
+    for fmt in ("html", "unsafehtml"):
+        out = render(rec, fmt, manager)
+        assert "<script>" not in out and "<b>" not in out, fmt
+        assert "&lt;script&gt;" in out
