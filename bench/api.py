@@ -9,12 +9,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import checks, plugins, records
+from . import plugins, records
 from .data import Evaluation
 from .errors import BenchError
 from .params import Spec, bind, parse_spec
 from .plugins import Manager, get_manager
-from .runner import Cell, Protocol, failed_cell, load_dataset, run_cell
+from .runner import Cell, Protocol, load_dataset, run_cell
 
 DEFAULT_THRESHOLD = "min_cost"
 DEFAULT_COST = "event:c_alarm=1,c_missed=5,tolerance=12"
@@ -153,75 +153,26 @@ def run(
     executor: str = "inline",
     executor_options: dict[str, Any] | None = None,
     manager: Manager | None = None,
-    on_cell: Callable[[dict[str, Any], int, int], None] | None = None,
+    on_cell: Callable[[records.CellResult, int, int], None] | None = None,
     reuse: bool = True,
-) -> dict[str, Any]:
-    """Run every cell, write the record after each one (atomically), return the record.
+    listeners: Sequence[Any] = (),
+) -> records.RunRecord:
+    """Run every cell in a :class:`bench.session.Session`, write the record after each one
+    (atomically), return the record.
 
     With ``out`` set, each cell's scores go to the score store ``out/scores/`` keyed by the cell's
     fit key; with ``reuse`` (the default) a cell whose scores are already there is re-evaluated
     from them instead of refitted, so a rerun or a killed run resumes without losing work.
+    ``listeners`` (e.g. a :class:`bench.progress.Progress`) receive the run's lifecycle hooks;
+    ``on_cell(cell, done, total)`` is called after each cell.
     """
-    manager = manager or get_manager()
-    if out is not None:
-        checks.output_dir(out, "--out")
-    preflight(cells, manager)
-    if out is not None:
-        score_dir = str(Path(out) / "scores")
-        cells = [dataclasses.replace(c, store=score_dir, reuse=reuse) for c in cells]
-    c0 = cells[0]
-    grid = {
-        "datasets": sorted({str(c.dataset) for c in cells}),
-        "detectors": sorted({str(c.detector) for c in cells}),
-        "seeds": sorted({c.seed for c in cells}),
-        "thresholds": [str(t) for t in c0.thresholds],
-        "costs": [str(c) for c in c0.costs],
-        "metrics": list(c0.metrics),
-        "protocol": {"name": c0.protocol.name or "declared by each dataset",
-                     "standardize": c0.protocol.standardize, "window": c0.protocol.window},
-        "executor": executor,
-    }
-    record = records.RunRecord.new(grid, len(cells))
-    path = Path(out) / f"{record.run_id}.json" if out is not None else None
-    manager.notify("bench_run_started", run={
-        "run_id": record.run_id, "cells": len(cells), "datasets": grid["datasets"],
-        "detectors": grid["detectors"], "out": str(path) if path else None})
-    ex = make_executor(manager, executor, executor_options)
-    with using(manager):
-        _drive(ex, cells, record, path, manager, on_cell)
-    manager.notify("bench_run_finished", record=record, path=str(path) if path else None)
-    return record
+    from .session import CellCallback, Session
 
-
-def _drive(ex: Any, cells: Sequence[Cell], record: records.RunRecord, path: Path | None,
-           manager: Manager, on_cell: Callable[[Any, int, int], None] | None) -> None:
-    from .executors import run_all
-
-    def add(cell_out: records.CellResult) -> None:
-        record.add(cell_out)
-        if path is not None:
-            records.save(record, path)
-        manager.notify("bench_cell_finished", cell=cell_out)
-        if on_cell:
-            on_cell(cell_out, len(record.cells), len(cells))
-
-    interrupted = False
-    try:
-        run_all(ex, run_cell, cells, add)  # on Ctrl-C, cells in flight come back interrupted
-    except KeyboardInterrupt:
-        interrupted = True
-        done = {c.index for c in record.cells}
-        for cell in cells:
-            if cell.index not in done:
-                record.add(failed_cell(
-                    cell, "interrupted", "the run was interrupted (Ctrl-C) before this cell "
-                    "started; rerun the same command to resume"))
-        raise
-    finally:
-        ex.close()
-        record.finish(interrupted=interrupted)
-        if path is not None:
-            records.save(record, path)
+    session = Session(cells, manager=manager or get_manager(), out=out, executor=executor,
+                      executor_options=executor_options, reuse=reuse, listeners=listeners)
+    if on_cell is not None:
+        session.listen(CellCallback(on_cell))
+    return session.run()
 
 
 def plugins_info(manager: Manager | None = None) -> list[dict[str, Any]]:

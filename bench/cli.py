@@ -124,7 +124,8 @@ def run(ctx, datasets, detectors, thresholds, costs, metrics, seeds, protocol, t
         checks.output_dir(out, "--out")
     options = {k: v for k, v in {"jobs": jobs, "timeout": timeout, "memory_limit": memory_limit,
                                  "scheduler": scheduler}.items() if v is not None}
-    api.preflight(cells, manager)
+    if not manager.get("executor", executor).meta.get("isolates"):
+        api.preflight(cells, manager)  # isolating executors load datasets in their workers
     if not quiet:
         _log(f"bench: {len(cells)} cells "
              f"({len({str(c.dataset) for c in cells})} datasets x "
@@ -132,7 +133,7 @@ def run(ctx, datasets, detectors, thresholds, costs, metrics, seeds, protocol, t
              f"{len({c.seed for c in cells})} seeds), executor {executor}")
     with Progress(len(cells), mode="quiet" if quiet else "auto", verbose=verbose) as prog:
         record = api.run(cells, out=out, executor=executor, executor_options=options,
-                         manager=manager, on_cell=prog.cell_finished, reuse=not force)
+                         manager=manager, listeners=[prog], reuse=not force)
     click.echo(render(record, fmt, manager, wide=wide), nl=False)
     if not quiet:
         reused = sum(c.reused for c in record.cells)
@@ -380,10 +381,10 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         click.echo(f"bench: error: {exc}", err=True)
         sys.exit(1)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
         click.echo("bench: interrupted; finished cells are in the record, rerun to resume",
                    err=True)
-        sys.exit(130)
+        sys.exit(128 + getattr(exc, "signum", 2))  # 130 for Ctrl-C, 143 for SIGTERM
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

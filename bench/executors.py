@@ -1,19 +1,21 @@
 """Executors run cells: ``inline`` (in this process), ``process`` (a local pool of isolated worker
 processes with a per-cell timeout and memory limit) and ``dask`` (Dask distributed).
 
-Every executor has ``map(fn, cells)``, yielding one record entry per cell as cells finish (any
-order; each entry has ``index``), ``cancel()``, returning an ``interrupted`` entry for each cell
-still in flight (after Ctrl-C), and ``close()``.  :func:`run_all` drives one with Ctrl-C handled.
+Every executor has ``map(run_one, cells, emit)``, yielding one :class:`CellResult` per cell as
+cells finish (any order), ``cancel()``, returning an ``interrupted`` result for each cell still
+in flight (after Ctrl-C or SIGTERM), and ``close()``.  ``run_one(cell, manager)`` comes from the
+run's :class:`bench.session.Session`; executors never import the runner.  ``emit(event)``
+receives ``started`` events and the progress a cell reports (see :mod:`bench.progress`).
 
 A cell that raises, hangs, exceeds its memory limit or kills its process costs only itself: its
-entry has status ``error``, ``timeout``, ``oom`` or ``crash``, a one-line ``error`` and the
-``traceback`` where there is one, and the run goes on.
+result has status ``error``, ``timeout``, ``oom`` or ``crash``, a one-line ``error`` and the
+``traceback`` where there is one, and the run goes on.  In the isolating executors each worker
+is a process group of its own whose leftovers are killed after every cell (see
+:mod:`bench._procworker`); loading the dataset and fitting are timed and limited separately.
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import os
 import re
 import signal
@@ -25,12 +27,20 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from multiprocessing.connection import Connection, wait
 from typing import Any
+
+import psutil
 
 import bench
 
 from . import checks, progress
+from ._procworker import build_manager, kill_all, leftovers, safely
 from .errors import BenchError
+from .records import CellResult
+
+RunOne = Callable[[Any, Any], CellResult]
+Emit = Callable[[dict[str, Any]], None]
 
 # ----------------------------------------------------------------------------- options
 
@@ -58,17 +68,21 @@ def _positive(name: str, value: float | None) -> float | None:
     return checks.positive_seconds(f"--{name}", value)
 
 
-# ----------------------------------------------------------------------------- worker side
+def _no_emit(event: dict[str, Any]) -> None:
+    """Where events go when the caller wants none."""
 
 
-def worker_setup(manager: Any = None, plugins: Iterable[str] = (), *,
+def _started(emit: Emit, cell: Any) -> None:
+    emit({"kind": "started", **progress.started_event(cell)})
+
+
+def worker_setup(manager: Any, plugins: Iterable[str] = (), *,
                  timeout: float | None = None, memory_limit: int | None = None) -> dict[str, Any]:
     """What a worker needs to rebuild the parent's plugin manager: blocked and allowed plugin
     names, and the plugins registered in-process (not from entry points), by module name, plus
     any ``plugins`` given as ``module`` or ``name=module``.  Small and picklable."""
-    from .plugins import get_manager
-
-    manager = manager or get_manager()
+    if manager is None:
+        raise BenchError("an isolating executor needs the run's plugin manager (manager=)")
     extra = {info.name: info.module for info in manager.plugins.values()
              if not info.error and not info.package and not info.builtin
              and info.module not in ("__main__", "__mp_main__")}
@@ -78,105 +92,6 @@ def worker_setup(manager: Any = None, plugins: Iterable[str] = (), *,
     return {"blocked": sorted(manager.blocked),
             "only": sorted(manager.only) if manager.only is not None else None,
             "plugins": sorted(extra.items()), "timeout": timeout, "memory_limit": memory_limit}
-
-
-_MANAGERS: dict[str, Any] = {}
-_MANAGERS_LOCK = threading.Lock()
-
-
-def worker_manager(setup: dict[str, Any]) -> Any:
-    """The plugin manager for ``setup`` in this (worker) process, built once and reused."""
-    from .plugins import Manager
-
-    key = repr((setup["blocked"], setup["only"], setup["plugins"]))
-    with _MANAGERS_LOCK:
-        if key not in _MANAGERS:
-            m = Manager(blocked=setup["blocked"], only=setup["only"])
-            for name, module in setup["plugins"]:
-                if name in m.plugins:
-                    continue
-                try:
-                    mod = importlib.import_module(module)
-                except Exception as exc:
-                    raise BenchError(
-                        f"worker could not import plugin module '{module}' ({type(exc).__name__}: "
-                        f"{exc}); install it on the workers or put its folder on their PYTHONPATH"
-                    ) from exc
-                m.register(mod, name)
-            _MANAGERS[key] = m
-        return _MANAGERS[key]
-
-
-def _classify(out: Any) -> Any:
-    """A cell that failed with MemoryError ran out of memory: status ``oom``."""
-    last = (out.traceback or "").strip().splitlines()[-1:] or [""]
-    if out.status == "error" and last[0].startswith("MemoryError"):
-        out.status = "oom"
-    return out
-
-
-def call_cell(fn: Callable[..., dict[str, Any]], cell: Any, setup: dict[str, Any] | None
-              ) -> dict[str, Any]:
-    """Run ``fn(cell)`` with the manager of ``setup`` (``fn`` takes ``manager=`` when it can);
-    never raises: anything that escapes ``fn`` becomes a status ``error`` entry."""
-    from .records import CellResult
-
-    t0 = time.perf_counter()
-    try:
-        with progress.running(cell):
-            if setup is None:
-                return _classify(fn(cell))
-            manager = worker_manager(setup)
-            if "manager" in inspect.signature(fn).parameters:
-                return _classify(fn(cell, manager=manager))
-            from .plugins import set_manager
-
-            set_manager(manager)
-            return _classify(fn(cell))
-    except Exception as exc:
-        tb = traceback.format_exc()
-        out = CellResult.failed(cell, "error", f"{type(exc).__name__}: {exc}" if not
-                          isinstance(exc, BenchError) else str(exc), tb,
-                          time.perf_counter() - t0)
-        return _classify(out)
-
-
-def _worker_main(read_fd: int, write_fd: int) -> None:
-    """Body of a ``process`` worker: receive (fn, cell), send back its entry, until EOF."""
-    import faulthandler
-    from multiprocessing.connection import Connection
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
-    inbox = Connection(read_fd, writable=False)
-    outbox = Connection(write_fd, readable=False)
-    init = inbox.recv()
-    sys.path[:] = init["sys_path"]
-    fault = open(init["fault_file"], "w")  # noqa: SIM115 - lives as long as the process
-    faulthandler.enable(file=fault)
-    send_lock = threading.Lock()
-
-    def send(msg: Any) -> None:
-        with send_lock:
-            outbox.send(msg)
-
-    progress.set_forwarder(lambda event: send(("progress", event)))
-    while True:
-        try:
-            msg = inbox.recv()
-        except EOFError:
-            return
-        if msg is None:
-            return
-        fn, cell = msg
-        send(("started", cell.index))
-        out = call_cell(fn, cell, init["setup"])
-        try:
-            send(("result", out))
-        except Exception as exc:  # an unpicklable value in the entry
-            from .records import CellResult
-
-            send(("result", CellResult.failed(cell, "error", f"cell result could not be sent back: "
-                                        f"{type(exc).__name__}: {exc}", "", out.wall_s)))
 
 
 # ----------------------------------------------------------------------------- one worker process
@@ -190,23 +105,27 @@ def _signal_name(code: int) -> str:
 
 
 class Worker:
-    """One isolated worker process running cells one at a time.
+    """The parent's handle on one isolated worker process (:mod:`bench._procworker`) running
+    cells one at a time.
 
-    The parent watches it: a cell running longer than ``timeout`` seconds, or a process tree
-    whose resident memory exceeds ``memory_limit`` bytes, is killed (status ``timeout`` /
-    ``oom``); a process that dies by itself gives status ``crash``.  Killed or dead workers are
-    started again on the next cell.  Workers ignore SIGINT; the parent handles Ctrl-C.
+    The parent watches it.  Starting (imports, plugin manager) may take up to
+    ``START_LIMIT_S``; then loading the cell's dataset and fitting it each get ``timeout``
+    seconds, on separate clocks (the fit clock starts when the dataset is loaded).  A process
+    tree whose resident memory exceeds ``memory_limit`` bytes is killed (``oom``), one that
+    overruns a clock is killed (``timeout``), one that dies by itself gives ``crash``.  Killed or
+    dead workers are started again on the next cell.  ``emit`` receives the cell's events.
     """
 
     START_LIMIT_S = 120.0
 
-    def __init__(self, setup: dict[str, Any], env: dict[str, str]):
-        self.setup = setup
-        self.env = env
+    def __init__(self, setup: dict[str, Any], env: dict[str, str], emit: Emit = _no_emit):
+        self.setup, self.env, self.emit = setup, env, emit
         self.proc: subprocess.Popen[bytes] | None = None
         self.cell: Any = None
-        self.started_at: float | None = None  # when the worker began the current cell
-        self.sent_at = 0.0
+        self.phase = "idle"  # start -> load -> fit
+        self.clock = 0.0  # when the current phase began (perf_counter)
+        self.began = 0.0  # when the cell was submitted
+        self.guard = 0
         self.restarts = -1
 
     # -------------------------------------------------------------- lifecycle
@@ -215,58 +134,58 @@ class Worker:
         return self.proc is not None and self.proc.poll() is None
 
     def start(self) -> None:
-        from multiprocessing.connection import Connection
-
         p2c_r, p2c_w = os.pipe()
         c2p_r, c2p_w = os.pipe()
+        life_r, self._lifeline = os.pipe()
         fd, self.fault_file = tempfile.mkstemp(prefix="bench-worker-", suffix=".log")
         os.close(fd)
-        code = f"import bench.executors as e; e._worker_main({p2c_r}, {c2p_w})"
-        self.proc = subprocess.Popen([sys.executable, "-c", code], pass_fds=(p2c_r, c2p_w),
-                                     env=self.env, stdin=subprocess.DEVNULL,
+        # die with this process only when this is the main thread: the kernel's parent-death
+        # signal fires when the creating *thread* ends (Dask runs sandboxes from pool threads)
+        parent = os.getpid() if threading.current_thread() is threading.main_thread() else 0
+        code = (f"import bench._procworker as w; w.main({p2c_r}, {c2p_w}, {life_r}, {parent})")
+        self.proc = subprocess.Popen([sys.executable, "-c", code],
+                                     pass_fds=(p2c_r, c2p_w, life_r), env=self.env,
+                                     stdin=subprocess.DEVNULL, start_new_session=True,
                                      stdout=sys.__stderr__ or subprocess.DEVNULL)
-        os.close(p2c_r)
-        os.close(c2p_w)
+        for fd in (p2c_r, c2p_w, life_r):
+            os.close(fd)
         self.inbox = Connection(c2p_r, writable=False)
         self.outbox = Connection(p2c_w, readable=False)
         self.outbox.send({"sys_path": list(sys.path), "setup": self.setup,
                           "fault_file": self.fault_file})
         self.restarts += 1
+        self.guard = 0
 
-    def submit(self, fn: Callable[..., Any], cell: Any) -> None:
+    def submit(self, run_one: RunOne, cell: Any) -> None:
         if not self.alive:
             self.start()
-        self.cell, self.started_at, self.sent_at = cell, None, time.perf_counter()
-        self.outbox.send((fn, cell))
+        self.cell, self.phase = cell, "start"
+        self.clock = self.began = time.perf_counter()
+        self.outbox.send((run_one, cell))
 
     def kill(self) -> None:
-        """Kill the worker and any processes it started."""
+        """Kill the worker's process group and every process of its tree."""
         if self.proc is None:
             return
+        procs = leftovers(self.proc.pid, self.proc.pid, set())
         try:
-            import psutil
-
-            kids = psutil.Process(self.proc.pid).children(recursive=True)
-        except Exception:
-            kids = []
-        for k in kids:
-            try:
-                k.kill()
-            except Exception:
-                pass
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        kill_all(procs)  # not waited for: they are not this process's children
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
         self._close_pipes()
 
     def stop(self) -> None:
-        """Ask an idle worker to exit; kill it if it does not within a second."""
+        """Ask an idle worker to exit, then make sure its whole group is gone."""
         if self.proc is None:
             return
         try:
             self.outbox.send(None)
             self.proc.wait(timeout=1.0)
-        except Exception:
+        except (OSError, ValueError, subprocess.TimeoutExpired):
             pass
         self.kill()
         self.proc = None
@@ -278,78 +197,103 @@ class Worker:
                     c.close()
             except OSError:
                 pass
+        for fd in (getattr(self, "_lifeline", None),):
+            try:
+                if fd is not None:
+                    os.close(fd)
+            except OSError:
+                pass
+        self._lifeline = None
         try:
             os.unlink(self.fault_file)
         except OSError:
             pass
 
     def rss(self) -> int:
-        """Resident memory of the worker and its children, in bytes (0 if it is gone)."""
-        import psutil
-
+        """Resident memory of the worker and its children (not its guard), in bytes; 0 if it
+        is gone."""
         try:
             p = psutil.Process(self.proc.pid)
             total = p.memory_info().rss
             for k in p.children(recursive=True):
+                if k.pid == self.guard:
+                    continue
                 try:
                     total += k.memory_info().rss
                 except psutil.Error:
                     pass
             return total
-        except Exception:
+        except (psutil.Error, AttributeError):
             return 0
 
     # -------------------------------------------------------------- watching
-    def check(self) -> dict[str, Any] | None:
-        """The current cell's entry if it is over (finished, failed or killed), else None."""
+    def _receive(self) -> CellResult | None:
+        while self.inbox.poll():
+            kind, payload = self.inbox.recv()
+            if kind == "ready":
+                self.guard = payload.get("guard", 0)
+            elif kind == "started":
+                self.phase, self.clock = "load", time.perf_counter()
+            elif kind == "event" and payload.get("kind") == "phase":
+                self.phase, self.clock = payload["phase"], time.perf_counter()
+            elif kind == "event":
+                self.emit(payload)
+            elif kind == "result":
+                self.cell, self.phase = None, "idle"
+                return payload
+        return None
+
+    def _limit(self) -> float | None:
+        return self.START_LIMIT_S if self.phase == "start" else self.setup.get("timeout")
+
+    def check(self) -> CellResult | None:
+        """The current cell's result if it is over (finished, failed or killed), else None."""
         try:
-            while self.inbox.poll():
-                kind, payload = self.inbox.recv()
-                if kind == "started":
-                    self.started_at = time.perf_counter()
-                elif kind == "progress":
-                    progress.dispatch(payload)
-                elif kind == "result":
-                    self.cell = None
-                    return payload
+            out = self._receive()
         except (EOFError, OSError):
             return self._died()
-        limit = self.setup.get("timeout")
-        now = time.perf_counter()
-        if self.started_at is None:
-            if now - self.sent_at > self.START_LIMIT_S:
-                return self._fail("crash", f"worker process did not start within "
-                                  f"{self.START_LIMIT_S:.0f} s; killed")
-        elif limit is not None and now - self.started_at > limit:
-            return self._fail("timeout", f"cell exceeded the wall-clock limit of {limit:g} s "
-                              f"(--timeout); its worker process was killed and replaced")
+        if out is not None:
+            return out
+        limit = self._limit()
+        if limit is not None and time.perf_counter() - self.clock > limit:
+            return self._overrun(limit)
         mem = self.setup.get("memory_limit")
         if mem is not None:
             rss = self.rss()
             if rss > mem:
+                what = "loading the dataset" if self.phase == "load" else "running the cell"
                 return self._fail("oom", f"worker process memory {_mb(rss)} exceeded the limit "
-                                  f"of {_mb(mem)} (--memory-limit); it was killed and replaced")
+                                  f"of {_mb(mem)} (--memory-limit) while {what}; it was "
+                                  f"killed and replaced")
         return None
 
+    def _overrun(self, limit: float) -> CellResult:
+        if self.phase == "start":
+            return self._fail("crash", f"worker process did not start within {limit:.0f} s; "
+                              f"killed")
+        what = "loading its dataset" if self.phase == "load" else "the cell"
+        return self._fail("timeout", f"{what} exceeded the wall-clock limit of {limit:g} s "
+                          f"(--timeout, counted from the start of the "
+                          f"{'load' if self.phase == 'load' else 'fit'}); its worker process "
+                          f"was killed and replaced")
+
     def deadline(self) -> float:
-        """Seconds until this worker's cell times out (a large number without a timeout)."""
-        limit = self.setup.get("timeout")
-        if limit is None or self.started_at is None:
+        """Seconds until this worker's current phase times out (1 without a limit)."""
+        limit = self._limit()
+        if limit is None or self.cell is None:
             return 1.0
-        return max(0.0, self.started_at + limit - time.perf_counter())
+        return max(0.0, self.clock + limit - time.perf_counter())
 
-    def _elapsed(self) -> float:
-        return time.perf_counter() - (self.started_at or self.sent_at)
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.began
 
-    def _fail(self, status: str, message: str, tb: str = "") -> dict[str, Any]:
-        from .records import CellResult
-
-        cell, wall = self.cell, self._elapsed()
+    def _fail(self, status: str, message: str, tb: str = "") -> CellResult:
+        cell, wall = self.cell, self.elapsed()
         self.kill()
-        self.cell = None
+        self.cell, self.phase = None, "idle"
         return CellResult.failed(cell, status, message, tb, wall)
 
-    def _died(self) -> dict[str, Any]:
+    def _died(self) -> CellResult:
         try:
             code = self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -363,7 +307,17 @@ class Worker:
                f"was killed by {_signal_name(code)}" if code < 0 else f"exited with code {code}")
         if code == -signal.SIGKILL:
             how += " (possibly the system's out-of-memory killer)"
-        return self._fail("crash", f"worker process {how} while running the cell; replaced", tb)
+        where = "loading the dataset" if self.phase == "load" else "running the cell"
+        return self._fail("crash", f"worker process {how} while {where}; replaced", tb)
+
+    def wait_result(self, poll_s: float) -> CellResult:
+        """Block until the current cell is over; its result."""
+        while True:
+            wait([self.inbox], timeout=poll_s if self.setup.get("memory_limit") else
+                 max(0.001, min(1.0, self.deadline())))
+            out = self.check()
+            if out is not None:
+                return out
 
 
 def _worker_env(i: int) -> dict[str, str]:
@@ -382,14 +336,14 @@ def _worker_env(i: int) -> dict[str, str]:
 
 
 class InlineExecutor:
-    """Runs each cell in this process, one after another, in grid order, with ``manager`` when
-    given (else the process-wide one).  No isolation: a hang or crash stops the run (use
-    ``--executor process`` for timeouts and memory limits)."""
+    """Runs each cell in this process, one after another, in grid order, with ``manager``.  No
+    isolation: a hang or a crash stops the run (use ``--executor process`` for timeouts and
+    memory limits), but a plugin's exception, ``sys.exit()`` or ``KeyboardInterrupt`` costs
+    only its cell."""
 
     def __init__(self, *, jobs: int | None = None, timeout: float | None = None,
                  memory_limit: str | int | None = None, scheduler: str | None = None,
                  manager: Any = None, **_: Any):
-        self.manager = manager
         checks.positive_count("--jobs", jobs)
         if timeout is not None or memory_limit is not None:
             raise BenchError("--timeout and --memory-limit need an executor that isolates "
@@ -399,25 +353,25 @@ class InlineExecutor:
                              f"add --executor process (or dask) to run cells in parallel")
         if scheduler is not None:
             raise BenchError("--scheduler is for --executor dask")
+        if manager is None:
+            raise BenchError("the inline executor needs the run's plugin manager (manager=)")
+        self.manager = manager
         self._current: Any = None
 
-    def map(self, fn: Callable[[Any], Any], cells: Iterable[Any]) -> Iterator[Any]:
+    def map(self, run_one: RunOne, cells: Iterable[Any], emit: Emit = _no_emit
+            ) -> Iterator[CellResult]:
         for cell in cells:
             self._current = cell
-            progress.started(cell)
-            with progress.running(cell):
-                if self.manager is not None and "manager" in inspect.signature(fn).parameters:
-                    out = _classify(fn(cell, manager=self.manager))
-                else:
-                    out = _classify(fn(cell))
+            _started(emit, cell)
+            with progress.running(cell, emit):
+                out = safely(run_one, cell, self.manager)
             self._current = None
             yield out
 
-    def cancel(self) -> list[dict[str, Any]]:
-        from .records import CellResult
-
+    def cancel(self) -> list[CellResult]:
         cell, self._current = self._current, None
-        return [CellResult.failed(cell, "interrupted", "interrupted (Ctrl-C)")] if cell else []
+        return [CellResult.failed(cell, "interrupted", "interrupted while running")] \
+            if cell else []
 
     def close(self) -> None:
         pass
@@ -427,10 +381,11 @@ class ProcessExecutor:
     """A local pool of ``jobs`` worker processes (default: one per CPU core), each running one
     cell at a time, reused while healthy.
 
-    ``timeout``: wall-clock seconds per cell; ``memory_limit``: bytes or text such as ``2GB``,
-    checked against the worker's resident memory (with its child processes) every 20 ms;
-    ``plugins``: extra plugin modules (``module`` or ``name=module``) to register in each worker,
-    beyond the entry points and the plugins registered in this process's manager.
+    ``timeout``: wall-clock seconds for loading a cell's dataset and, separately, for fitting and
+    evaluating it; ``memory_limit``: bytes or text such as ``2GB``, checked against the
+    worker's resident memory (with its child processes) every 20 ms; ``plugins``: extra plugin
+    modules (``module`` or ``name=module``) to register in each worker, beyond the entry points
+    and the plugins registered in this process's manager.
     """
 
     POLL_S = 0.02
@@ -445,18 +400,18 @@ class ProcessExecutor:
                                   memory_limit=parse_size(memory_limit))
         self.workers: list[Worker] = []
 
-    def map(self, fn: Callable[[Any], Any], cells: Iterable[Any]) -> Iterator[Any]:
+    def map(self, run_one: RunOne, cells: Iterable[Any], emit: Emit = _no_emit
+            ) -> Iterator[CellResult]:
         pending = deque(cells)
         n = min(self.jobs, len(pending))
-        self.workers = [Worker(self.setup, _worker_env(i)) for i in range(n)]
-        from multiprocessing.connection import wait
-
+        self.workers = [Worker(self.setup, _worker_env(i), emit) for i in range(n)]
         mem = self.setup["memory_limit"]
         while pending or any(w.cell is not None for w in self.workers):
             for w in self.workers:
                 if w.cell is None and pending:
-                    w.submit(fn, pending[0])
-                    progress.started(pending.popleft())
+                    cell = pending.popleft()
+                    w.submit(run_one, cell)
+                    _started(emit, cell)
             busy = [w for w in self.workers if w.cell is not None]
             tick = self.POLL_S if mem else min(1.0, *(w.deadline() for w in busy))
             wait([w.inbox for w in busy], timeout=max(tick, 0.001))
@@ -468,15 +423,13 @@ class ProcessExecutor:
                     w.stop()  # start the next cell in a fresh process, not a bloated one
                 yield out
 
-    def cancel(self) -> list[dict[str, Any]]:
-        from .records import CellResult
-
+    def cancel(self) -> list[CellResult]:
         out = []
         for w in self.workers:
             if w.cell is not None:
                 out.append(CellResult.failed(
-                    w.cell, "interrupted", "interrupted (Ctrl-C); its worker process was killed",
-                    "", w._elapsed()))
+                    w.cell, "interrupted", "interrupted while running; its worker process was "
+                    "killed", "", w.elapsed()))
                 w.kill()
                 w.cell = None
         return out
@@ -491,29 +444,39 @@ class ProcessExecutor:
 
 # ----------------------------------------------------------------------------- dask
 
-_SANDBOXES = threading.local()
+
+def _dask_worker_state() -> dict[str, Any]:
+    """Per-Dask-worker state (plugin managers by setup, sandboxes by thread), kept on the Dask
+    worker object itself rather than in module globals."""
+    from distributed import get_worker
+
+    w = get_worker()
+    state = getattr(w, "_bench_state", None)
+    if state is None:
+        state = w._bench_state = {"managers": {}, "sandboxes": {}, "lock": threading.Lock()}
+    return state
 
 
-def _dask_task(fn: Callable[..., Any], cell: Any, setup: dict[str, Any]) -> dict[str, Any]:
+def _dask_task(run_one: RunOne, cell: Any, setup: dict[str, Any]) -> CellResult:
     """A Dask task: one cell.  With a timeout or memory limit the cell runs in an isolated
     worker process owned by this Dask worker thread (reused across cells), so a fault costs the
     cell and not the Dask worker; otherwise it runs in the Dask worker itself."""
+    state = _dask_worker_state()
     if setup["timeout"] is None and setup["memory_limit"] is None:
-        return call_cell(fn, cell, setup)
-    from multiprocessing.connection import wait
-
-    w = getattr(_SANDBOXES, "worker", None)
+        key = repr((setup["blocked"], setup["only"], setup["plugins"]))
+        with state["lock"]:
+            if key not in state["managers"]:
+                state["managers"][key] = build_manager(setup)
+        with progress.running(cell, None):
+            return safely(run_one, cell, state["managers"][key])
+    me = threading.get_ident()
+    w = state["sandboxes"].get(me)
     if w is None or w.setup != setup:
         if w is not None:
             w.stop()
-        w = _SANDBOXES.worker = Worker(setup, _worker_env(0))
-    w.submit(fn, cell)
-    while True:
-        wait([w.inbox], timeout=ProcessExecutor.POLL_S if setup["memory_limit"] else
-             max(0.001, min(1.0, w.deadline())))
-        out = w.check()
-        if out is not None:
-            return out
+        w = state["sandboxes"][me] = Worker(setup, _worker_env(0))
+    w.submit(run_one, cell)
+    return w.wait_result(ProcessExecutor.POLL_S)
 
 
 class DaskExecutor:
@@ -524,8 +487,8 @@ class DaskExecutor:
     own per-process cache.  Results stream back as tasks finish; one cell per worker thread is in
     flight at a time, so a worker that dies takes no other cell with it.  ``timeout`` /
     ``memory_limit`` isolate each cell in a child process of its Dask worker, exactly as the
-    ``process`` executor does.  A Dask worker that
-    dies while running a cell gives that cell status ``crash``.
+    ``process`` executor does.  A Dask worker that dies while running a cell gives that cell
+    status ``crash``.  Progress reported by detectors is not forwarded from Dask workers.
     """
 
     def __init__(self, *, jobs: int | None = None, scheduler: str | None = None,
@@ -538,6 +501,7 @@ class DaskExecutor:
                              "pip install 'bench[dask]'") from None
         import dask
 
+        checks.positive_count("--jobs", jobs)
         self.setup = worker_setup(manager, plugins, timeout=_positive("timeout", timeout),
                                   memory_limit=parse_size(memory_limit))
         self.cluster = None
@@ -560,10 +524,11 @@ class DaskExecutor:
     def _slots(self) -> int:
         try:
             return max(1, sum(self.client.nthreads().values()))
-        except Exception:
+        except (OSError, TimeoutError):
             return 1
 
-    def map(self, fn: Callable[[Any], Any], cells: Iterable[Any]) -> Iterator[Any]:
+    def map(self, run_one: RunOne, cells: Iterable[Any], emit: Emit = _no_emit
+            ) -> Iterator[CellResult]:
         from distributed import as_completed
 
         todo = iter(cells)
@@ -573,10 +538,10 @@ class DaskExecutor:
             cell = next(todo, None)
             if cell is None:
                 return
-            fut = self.client.submit(_dask_task, fn, cell, self.setup, pure=False,
+            fut = self.client.submit(_dask_task, run_one, cell, self.setup, pure=False,
                                      key=f"bench-cell-{cell.index}-{self.token}")
             self._inflight[fut.key] = (fut, cell)
-            progress.started(cell)
+            _started(emit, cell)
             ac.add(fut)
 
         for _ in range(self._slots()):  # one cell per worker thread: a worker that dies
@@ -588,17 +553,15 @@ class DaskExecutor:
             yield out
 
     @staticmethod
-    def _outcome(fut: Any, cell: Any) -> dict[str, Any]:
+    def _outcome(fut: Any, cell: Any) -> CellResult:
         from distributed.client import FutureCancelledError
         from distributed.scheduler import KilledWorker
-
-        from .records import CellResult
 
         try:
             return fut.result()
         except KilledWorker as exc:
             return CellResult.failed(cell, "crash", f"the Dask worker running this cell died "
-                               f"(KilledWorker): {str(exc).splitlines()[0][:300]}")
+                                     f"(KilledWorker): {str(exc).splitlines()[0][:300]}")
         except FutureCancelledError:
             return CellResult.failed(cell, "interrupted", "its Dask task was cancelled")
         except Exception as exc:
@@ -606,19 +569,15 @@ class DaskExecutor:
                                      f"Dask task failed: {type(exc).__name__}: {exc}",
                                      traceback.format_exc())
 
-    def cancel(self) -> list[dict[str, Any]]:
-        from .records import CellResult
-
-        out = []
+    def cancel(self) -> list[CellResult]:
+        out = [CellResult.failed(cell, "interrupted", "interrupted while running; its Dask task "
+                                 "was cancelled") for _, cell in self._inflight.values()]
         futs = [f for f, _ in self._inflight.values()]
-        for _, cell in self._inflight.values():
-            out.append(CellResult.failed(cell, "interrupted", "interrupted (Ctrl-C); its Dask task "
-                                   "was cancelled"))
         self._inflight.clear()
         try:
             self.client.cancel(futs, force=True)
-        except Exception:
-            pass
+        except (OSError, TimeoutError) as exc:
+            print(f"bench: warning: could not cancel Dask tasks: {exc}", file=sys.stderr)
         return out
 
     def close(self) -> None:
@@ -629,20 +588,7 @@ class DaskExecutor:
                 self.cluster.close()
 
 
-# ----------------------------------------------------------------------------- driving
-
-
-def run_all(ex: Any, fn: Callable[[Any], Any], cells: Iterable[Any],
-            on_result: Callable[[dict[str, Any]], None]) -> None:
-    """Feed every cell's entry to ``on_result`` as it finishes.  On Ctrl-C the cells still in
-    flight are fed as status ``interrupted`` and KeyboardInterrupt is raised again."""
-    try:
-        for out in ex.map(fn, cells):
-            on_result(out)
-    except KeyboardInterrupt:
-        for out in getattr(ex, "cancel", list)():
-            on_result(out)
-        raise
+# ----------------------------------------------------------------------------- helpers
 
 
 def default_executor(executor: str | None, jobs: int | None) -> str:
@@ -652,6 +598,6 @@ def default_executor(executor: str | None, jobs: int | None) -> str:
 
 @bench.hookimpl
 def bench_register_executors(register):
-    register("inline", InlineExecutor)
-    register("process", ProcessExecutor)
-    register("dask", DaskExecutor)
+    register("inline", InlineExecutor, isolates=False)
+    register("process", ProcessExecutor, isolates=True)
+    register("dask", DaskExecutor, isolates=True)

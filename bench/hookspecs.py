@@ -196,7 +196,8 @@ def bench_register_executors(register):
     raises for what a plugin does; ``manager`` is the run's plugin manager (given to the factory
     as ``manager=``) or one rebuilt from it in a worker.  ``emit(event)`` takes
     ``{"kind": "started", **bench.progress.started_event(cell)}`` when a cell starts and the
-    events of :func:`bench.progress.running`'s sink while it runs.
+    events of :func:`bench.progress.running`'s sink while it runs.  An executor whose ``map``
+    takes two arguments, ``map(fn, cells)``, gets a ``fn(cell)`` bound to the run's manager.
     """
 
 
@@ -209,6 +210,21 @@ def bench_run_started(run):
     ``run_id``, ``cells`` (count), ``datasets`` and ``detectors`` (spec strings), ``out`` (the
     record's path, or ``None``).  Return value ignored; an exception is reported and does not
     stop the run."""
+
+
+@hookspec
+def bench_cell_started(cell):
+    """Called when a cell is handed to a worker, in the parent process.  ``cell`` is a dict:
+    ``index``, ``label`` (``"dataset x detector seed=N"``), ``dataset``, ``detector`` (spec
+    strings) and ``seed``.  Return value ignored; an exception is reported."""
+
+
+@hookspec
+def bench_cell_progress(progress):
+    """Called in the parent process when a running cell's detector reports progress with
+    :func:`bench.progress.report` (from any executor that forwards it: inline and process).
+    ``progress`` is a dict: ``index``, ``label``, ``done``, ``total`` (or ``None``) and ``what``
+    (e.g. ``"epoch"``).  Return value ignored; an exception is reported."""
 
 
 @hookspec

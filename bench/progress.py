@@ -1,12 +1,17 @@
 """Progress of a run: a rich progress bar on a terminal, plain lines otherwise (CI).
 
-Executors announce cells as they start (:func:`started`); a long-running detector may report its
-own progress from inside ``fit`` with :func:`report` (e.g. once per epoch), from any executor's
-worker: ``process`` workers forward it to the parent, ``inline`` delivers it directly (``dask``
-workers drop it).  A :class:`Progress` display listens to both and to finished cells::
+Events travel one way: the run's :class:`bench.session.Session` emits them through the plugin
+manager's lifecycle hooks (``bench_run_started``, ``bench_cell_started``,
+``bench_cell_progress``, ``bench_cell_finished``), and a :class:`Progress` display is a listener
+registered on the session for the run::
 
     with Progress(len(cells), mode="auto") as prog:
-        record = api.run(cells, on_cell=prog.cell_finished)
+        record = api.run(cells, listeners=[prog])
+
+A long-running detector reports its own progress from inside ``fit`` with :func:`report` (e.g.
+once per epoch); the executor running the cell gives :func:`running` a ``sink`` for the events
+(``process`` workers send them to the parent, ``inline`` hands them to the session, ``dask``
+workers drop them).
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
-Event = dict[str, Any]
+import pluggy
 
-_listeners: list[Callable[[Event], None]] = []
-_forward: Callable[[Event], None] | None = None
+Event = dict[str, Any]
+Sink = Callable[[Event], None]
+
+_hookimpl = pluggy.HookimplMarker("bench")
 _local = threading.local()
 
 
@@ -29,44 +36,36 @@ def label(cell: Any) -> str:
     return f"{cell.dataset} x {cell.detector} seed={cell.seed}"
 
 
-def listen(fn: Callable[[Event], None]) -> None:
-    _listeners.append(fn)
-
-
-def unlisten(fn: Callable[[Event], None]) -> None:
-    if fn in _listeners:
-        _listeners.remove(fn)
-
-
-def set_forwarder(fn: Callable[[Event], None] | None) -> None:
-    """In a worker process: send events to the parent with ``fn`` instead of local listeners."""
-    global _forward
-    _forward = fn
-
-
-def dispatch(event: Event) -> None:
-    """Deliver an event to this process's listeners; a listener's error never stops a run."""
-    for fn in list(_listeners):
-        try:
-            fn(event)
-        except Exception:
-            pass
-
-
-def started(cell: Any) -> None:
-    """Called by executors when a cell is handed to a worker."""
-    dispatch({"kind": "started", "index": cell.index, "label": label(cell)})
+def started_event(cell: Any) -> Event:
+    """The ``bench_cell_started`` payload of a cell: ``index``, ``label``, names and seed."""
+    return {"index": cell.index, "label": label(cell), "dataset": str(cell.dataset),
+            "detector": str(cell.detector), "seed": cell.seed}
 
 
 @contextlib.contextmanager
-def running(cell: Any) -> Iterator[None]:
-    """Marks ``cell`` as the one this thread runs, so :func:`report` knows which it is."""
-    prev = getattr(_local, "cell", None)
-    _local.cell, _local.last = cell, 0.0
+def running(cell: Any, sink: Sink | None) -> Iterator[None]:
+    """Marks ``cell`` as the one this thread runs: :func:`report` and :func:`phase` send their
+    events to ``sink`` (``None``: dropped)."""
+    prev = getattr(_local, "cell", None), getattr(_local, "sink", None)
+    _local.cell, _local.sink, _local.last = cell, sink, 0.0
     try:
         yield
     finally:
-        _local.cell = prev
+        _local.cell, _local.sink = prev
+
+
+def _send(event: Event) -> None:
+    sink = getattr(_local, "sink", None)
+    if sink is not None:
+        sink(event)
+
+
+def phase(name: str) -> None:
+    """The harness says which phase of the running cell begins (``"fit"`` once its dataset is
+    loaded); isolating executors restart the cell's timeout clock on it."""
+    cell = getattr(_local, "cell", None)
+    if cell is not None:
+        _send({"kind": "phase", "index": cell.index, "phase": name})
 
 
 def report(done: float, total: float | None = None, what: str = "step",
@@ -81,9 +80,8 @@ def report(done: float, total: float | None = None, what: str = "step",
     if now - _local.last < every_s and not (total is not None and done >= total):
         return
     _local.last = now
-    event = {"kind": "task", "index": cell.index, "label": label(cell), "done": done,
-             "total": total, "what": what}
-    (_forward or dispatch)(event)
+    _send({"kind": "task", "index": cell.index, "label": label(cell), "done": done,
+           "total": total, "what": what})
 
 
 # ----------------------------------------------------------------------------- display
@@ -140,14 +138,32 @@ class Progress:
                 console=Console(file=self.stream), transient=False)
             self._rich.start()
             self._main = self._rich.add_task("cells", total=self.total, info=self._info())
-        if self.mode != "quiet":
-            listen(self._on_event)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        unlisten(self._on_event)
         if self.mode == "bar":
             self._rich.stop()
+
+    # -------------------------------------------------------------- session hooks
+    @_hookimpl
+    def bench_run_started(self, run: dict[str, Any]) -> None:
+        with self._lock:
+            self.total = run.get("cells", self.total)
+            self._refresh()
+
+    @_hookimpl
+    def bench_cell_started(self, cell: Event) -> None:
+        if self.mode != "quiet":
+            self._on_event({"kind": "started", **cell})
+
+    @_hookimpl
+    def bench_cell_progress(self, progress: Event) -> None:
+        if self.mode != "quiet":
+            self._on_event({"kind": "task", **progress})
+
+    @_hookimpl
+    def bench_cell_finished(self, cell: Any) -> None:
+        self.cell_finished(cell)
 
     # -------------------------------------------------------------- events
     def _info(self) -> str:
@@ -188,11 +204,12 @@ class Progress:
 
     def _refresh(self) -> None:
         if self.mode == "bar":
-            self._rich.update(self._main, completed=self.done, info=self._info())
+            self._rich.update(self._main, completed=self.done, total=self.total,
+                              info=self._info())
 
     def cell_finished(self, cell: dict[str, Any], done: int | None = None,
                       total: int | None = None) -> None:
-        """Call with each finished cell's entry (the ``on_cell`` callback of ``api.run``)."""
+        """Count and show a finished cell (called through ``bench_cell_finished``)."""
         with self._lock:
             self.done = done if done is not None else self.done + 1
             self.total = total or self.total

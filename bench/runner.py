@@ -153,7 +153,7 @@ def run_cell(cell: Cell, manager: Manager | None = None) -> CellResult:
             })
         out["status"] = "ok"
     except Exception as exc:
-        out["status"] = "error"
+        out["status"] = "oom" if _out_of_memory(exc) else "error"
         if isinstance(exc, CellError):  # already names the detector, series and call
             out["error"] = str(exc)
         else:
@@ -162,6 +162,17 @@ def run_cell(cell: Cell, manager: Manager | None = None) -> CellResult:
         out["traceback"] = traceback.format_exc()
     out["wall_s"] = time.perf_counter() - t_start
     return _result(cell, out)
+
+
+def _out_of_memory(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is a MemoryError or was caused by one (a CellError wrapping it)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, MemoryError):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _result(cell: Cell, out: dict[str, Any]) -> CellResult:

@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -87,6 +90,24 @@ def broken_loader(*, n: int = 1) -> bench.Dataset:
     raise RuntimeError("loader exploded on purpose")
 
 
+def segfault_loader(*, n: int = 1) -> bench.Dataset:
+    """Kills its process with SIGSEGV, as a loader's buggy C extension would."""
+    os.kill(os.getpid(), signal.SIGSEGV)
+    raise AssertionError("unreachable")
+
+
+def hanging_loader(*, n: int = 1) -> bench.Dataset:
+    """Never returns (a network mount that hangs)."""
+    while True:
+        time.sleep(0.05)
+
+
+def slow_loader(*, seconds: float = 1.0) -> bench.Dataset:
+    """``tiny`` after ``seconds`` of sleep."""
+    time.sleep(seconds)
+    return tiny()
+
+
 class ReportsProgress(ZScore):
     """Reports three 'epochs' of training progress through bench.progress."""
 
@@ -99,10 +120,58 @@ class ReportsProgress(ZScore):
 
 
 class CtrlC(ZScore):
-    """Behaves as if the user pressed Ctrl-C while it trains (for the inline executor)."""
+    """Raises KeyboardInterrupt itself while it trains: a plugin bug, which costs its cell."""
 
     def fit(self, X, *, X_val=None, seed=0):
         raise KeyboardInterrupt
+
+
+class SysExit(ZScore):
+    """Calls sys.exit(5) while it trains."""
+
+    def fit(self, X, *, X_val=None, seed=0):
+        sys.exit(5)
+
+
+class RaisesMemoryError(ZScore):
+    """Runs out of memory the way numpy says it: MemoryError."""
+
+    def fit(self, X, *, X_val=None, seed=0):
+        raise MemoryError("Unable to allocate 7.28 TiB for an array")
+
+
+class SpawnsChildren(ZScore):
+    """Starts two long-lived processes while it trains, then returns normally (or, with
+    ``then_hang``, never): a plain child and one that leaves for a session of its own
+    (``setsid``).  Their pids are appended to ``pidfile``."""
+
+    def __init__(self, *, pidfile: str = "", then_hang: bool = False, k: float = 3.0):
+        super().__init__(k=k)
+        self.pidfile, self.then_hang = pidfile, then_hang
+
+    def fit(self, X, *, X_val=None, seed=0):
+        code = "import os, sys, time; sys.argv[1:] and os.setsid(); time.sleep(600)"
+        kids = [subprocess.Popen([sys.executable, "-c", code, *extra])
+                for extra in ([], ["setsid"])]
+        if self.pidfile:
+            with open(self.pidfile, "a") as f:
+                f.write("".join(f"{k.pid}\n" for k in kids))
+        while self.then_hang:
+            time.sleep(0.05)
+        return super().fit(X)
+
+
+class SlowFit(ZScore):
+    """Takes ``seconds`` of wall-clock time to train (sleeping, so a loaded machine does not
+    change it)."""
+
+    def __init__(self, *, seconds: float = 1.0, k: float = 3.0):
+        super().__init__(k=k)
+        self.seconds = seconds
+
+    def fit(self, X, *, X_val=None, seed=0):
+        time.sleep(self.seconds)
+        return super().fit(X)
 
 
 @bench.hookimpl
@@ -117,9 +186,16 @@ def bench_register_detectors(register):
     register("fault_length", WrongLength)
     register("zscore_progress", ReportsProgress)
     register("fault_ctrl_c", CtrlC)
+    register("fault_sys_exit", SysExit)
+    register("fault_memory_error", RaisesMemoryError)
+    register("spawns_children", SpawnsChildren)
+    register("slow_fit", SlowFit)
 
 
 @bench.hookimpl
 def bench_register_datasets(register):
     register("tiny", tiny)
     register("fault_loader", broken_loader)
+    register("segfault_loader", segfault_loader)
+    register("hanging_loader", hanging_loader)
+    register("slow_loader", slow_loader)

@@ -1,10 +1,12 @@
-"""Executors: same results everywhere, Ctrl-C, progress, options, a real `dask scheduler`."""
+"""Executors: same results everywhere, Ctrl-C and SIGTERM, no process left behind, progress,
+options, a real `dask scheduler`."""
 
 from __future__ import annotations
 
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -18,6 +20,7 @@ import fault_plugins
 import psutil
 import pytest
 
+import bench
 from bench import api, progress
 from bench.errors import BenchError
 from bench.executors import (
@@ -26,14 +29,13 @@ from bench.executors import (
     _worker_env,
     default_executor,
     parse_size,
-    run_all,
 )
 from bench.plugins import get_manager, set_manager
 from bench.progress import Progress
-from bench.runner import run_cell
+from bench.session import run_one
 
 TESTS = Path(__file__).parent
-TIMING = ("wall_s", "fit_s", "score_s", "peak_mem_mb", "device")
+TIMING = ("wall_s", "fit_s", "score_s", "peak_mem_mb", "retained_mem_mb", "device", "load_s")
 
 
 @pytest.fixture
@@ -53,7 +55,7 @@ def small_grid(manager):
 
 def comparable(record):
     """The cells without what legitimately differs between executors (timings, device)."""
-    return [{k: v for k, v in c.items() if k not in TIMING} for c in record["cells"]]
+    return [{k: v for k, v in c.to_json().items() if k not in TIMING} for c in record["cells"]]
 
 
 # ----------------------------------------------------------------------------- results
@@ -100,7 +102,7 @@ def test_dask_against_a_separate_scheduler_and_workers(manager, tmp_path):
         ex = DaskExecutor(scheduler=address, manager=manager, timeout=3)
         ex.client.wait_for_workers(2, timeout=60)
         try:
-            out = {o["index"]: o for o in ex.map(run_cell, cells + faulty)}
+            out = {o["index"]: o for o in ex.map(run_one, cells + faulty)}
         finally:
             ex.close()
         inline = api.run(cells, out=None, executor="inline", manager=manager)
@@ -120,79 +122,213 @@ def test_dask_against_a_separate_scheduler_and_workers(manager, tmp_path):
         log.close()
 
 
-# ----------------------------------------------------------------------------- Ctrl-C
+# ----------------------------------------------------------------------------- Ctrl-C, SIGTERM
 
 
-def test_inline_ctrl_c_records_finished_cells_and_marks_the_running_one(manager):
-    cells = api.plan(["tiny"], ["zscore_ok", "fault_ctrl_c", "zscore_ok"], seeds=[0],
+def test_inline_a_plugins_keyboard_interrupt_or_sys_exit_costs_only_its_cell(manager):
+    cells = api.plan(["tiny"], ["zscore_ok", "fault_ctrl_c", "fault_sys_exit", "zscore_ok"],
                      manager=manager)
-    got = []
-    with pytest.raises(KeyboardInterrupt):
-        run_all(InlineExecutor(), run_cell, cells, got.append)
-    assert [(o["index"], o["status"]) for o in got] == [(0, "ok"), (1, "interrupted")]
+    record = api.run(cells, out=None, manager=manager)
+    got = [(c.index, c.status) for c in record.cells]
+    assert got == [(0, "ok"), (1, "error"), (2, "error"), (3, "ok")]
+    assert "raised KeyboardInterrupt" in record.cells[1].error
+    assert "sys.exit(5)" in record.cells[2].error
+    assert record.status == "finished"
 
 
-CTRL_C_SCRIPT = """
-import json, os, sys
+def test_memory_error_is_labelled_oom_by_its_type(manager):
+    cells = api.plan(["tiny"], ["fault_memory_error"], manager=manager)
+    (cell,) = api.run(cells, out=None, manager=manager).cells
+    assert cell.status == "oom" and "Unable to allocate" in cell.error
+
+
+RUN_SCRIPT = """
+import sys
 sys.path.insert(0, {tests!r})
 import fault_plugins
 from bench import api
-from bench.executors import run_all
-from bench.plugins import set_manager
-from bench.runner import run_cell
-
-def save(out):
-    got.append(out)
-    with open({out!r} + ".tmp", "w") as f:
-        json.dump(got, f)
-    os.replace({out!r} + ".tmp", {out!r})
-
 
 if __name__ == "__main__":  # dask's LocalCluster spawns processes that import this file
+    executor, out, detectors = sys.argv[1], sys.argv[2], sys.argv[3].split(";")
     m = fault_plugins.manager()
-    set_manager(m)
-    cells = api.plan(["tiny"], ["zscore_ok", "fault_hang", "fault_hang", "zscore_ok"], manager=m)
-    for i, c in enumerate(cells):
-        c.index = i
-    got = []
-    ex = m.get("executor", sys.argv[1]).factory(jobs=2, manager=m)
+    cells = api.plan(["tiny"], detectors, manager=m)
     try:
-        run_all(ex, run_cell, cells, save)
-    except KeyboardInterrupt:
-        print("interrupted", flush=True)
-        sys.exit(130)
-    finally:
-        ex.close()
+        api.run(cells, out=out, executor=executor, manager=m,
+                executor_options={{"jobs": 2}} if executor != "inline" else {{}})
+    except KeyboardInterrupt as exc:
+        print("interrupted", getattr(exc, "signum", None), flush=True)
+        sys.exit(128 + getattr(exc, "signum", 2))
 """
 
 
-@pytest.mark.parametrize("executor", ["process", "dask"])
-def test_ctrl_c_stops_cleanly(tmp_path, executor):
-    """SIGINT to the whole process group, as a terminal's Ctrl-C sends it."""
-    out = tmp_path / "cells.json"
+def start_run(tmp_path, executor, detectors):
+    """A run in a child process (its own session): (process, record directory)."""
     script = tmp_path / "run.py"
-    script.write_text(textwrap.dedent(CTRL_C_SCRIPT.format(tests=str(TESTS), out=str(out))))
-    p = subprocess.Popen([sys.executable, str(script), executor], start_new_session=True,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    script.write_text(textwrap.dedent(RUN_SCRIPT.format(tests=str(TESTS))))
+    out = tmp_path / "out"
+    p = subprocess.Popen([sys.executable, str(script), executor, str(out), ";".join(detectors)],
+                         start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    return p, out
+
+
+def read_record(out):
+    paths = list(out.glob("*.json"))
+    if not paths:
+        return None
     try:
-        deadline = time.time() + 60
-        while not out.exists() and time.time() < deadline and p.poll() is None:
-            time.sleep(0.1)
-        assert out.exists(), p.stderr.read() if p.poll() is not None else "no cell finished"
-        time.sleep(1.0)  # both hanging cells are now in flight
-        kids = psutil.Process(p.pid).children(recursive=True)
-        os.killpg(p.pid, signal.SIGINT)
+        return json.loads(paths[0].read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def wait_for_cells(p, out, n, limit_s=120):
+    """Wait until the run's record holds ``n`` cells (no assumption on the machine's speed
+    beyond a generous limit)."""
+    deadline = time.time() + limit_s
+    while time.time() < deadline and p.poll() is None:
+        rec = read_record(out)
+        if rec and len(rec["cells"]) >= n:
+            return rec
+        time.sleep(0.1)
+    raise AssertionError(p.stderr.read() if p.poll() is not None else "no cell finished")
+
+
+def tree(pid):
+    """Every process of ``pid``'s tree (found now), with the process groups of each."""
+    procs = psutil.Process(pid).children(recursive=True)
+    groups = {os.getpgid(q.pid) for q in procs if q.is_running()}
+    return procs, groups
+
+
+def survivors(procs, groups, pidfile=None, wait_s=10.0):
+    """Which of ``procs``, of the processes in ``groups`` and of the pids in ``pidfile`` are
+    still running after up to ``wait_s`` seconds (zombies count as gone)."""
+    if pidfile is not None and pidfile.exists():
+        procs = procs + [psutil.Process(int(x)) for x in pidfile.read_text().split()
+                         if psutil.pid_exists(int(x))]
+
+    def alive():
+        out = []
+        for q in procs:
+            try:
+                if q.is_running() and q.status() != psutil.STATUS_ZOMBIE:
+                    out.append(q)
+            except psutil.Error:
+                pass
+        for q in psutil.process_iter():
+            try:
+                if os.getpgid(q.pid) in groups and q.status() != psutil.STATUS_ZOMBIE \
+                        and q.pid not in {x.pid for x in out}:
+                    out.append(q)
+            except (OSError, psutil.Error):
+                pass
+        return out
+
+    deadline = time.time() + wait_s
+    while alive() and time.time() < deadline:
+        time.sleep(0.1)
+    return [" ".join(q.cmdline()) for q in alive()]
+
+
+@pytest.mark.parametrize("executor,how", [("process", signal.SIGINT), ("process", signal.SIGTERM),
+                                          ("inline", signal.SIGTERM),
+                                          pytest.param("dask", signal.SIGINT,
+                                                       marks=pytest.mark.slow)])
+def test_a_signal_stops_the_run_cleanly(tmp_path, executor, how):
+    """SIGINT to the whole process group, as a terminal's Ctrl-C sends it, or SIGTERM to the
+    parent alone, as a job scheduler sends it: finished cells kept, the rest interrupted, the
+    record final, no worker left."""
+    dets = ["zscore_ok", "fault_hang", "fault_hang", "zscore_ok"]
+    if executor == "inline":
+        dets = ["zscore_ok", "fault_hang", "zscore_ok"]
+    p, out = start_run(tmp_path, executor, dets)
+    try:
+        wait_for_cells(p, out, 1)
+        time.sleep(0.5)  # the hanging cells are in flight
+        procs, groups = tree(p.pid)
+        if how == signal.SIGINT:
+            os.killpg(p.pid, signal.SIGINT)
+        else:
+            p.send_signal(how)
         stdout, stderr = p.communicate(timeout=60)
     finally:
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)
-    assert p.returncode == 130, stderr[-3000:]
-    assert "interrupted" in stdout
-    got = {o["index"]: o["status"] for o in json.loads(out.read_text())}
-    assert got == {0: "ok", 1: "interrupted", 2: "interrupted"}
-    time.sleep(0.5)
-    alive = [k for k in kids if k.is_running() and k.status() != psutil.STATUS_ZOMBIE]
-    assert not alive, [k.cmdline() for k in alive]
+    assert p.returncode == 128 + how, stderr[-3000:]
+    assert f"interrupted {int(how)}" in stdout
+    rec = read_record(out)
+    assert rec["status"] == "interrupted"
+    got = {c["index"]: c["status"] for c in rec["cells"]}
+    assert got == {0: "ok", **{i: "interrupted" for i in range(1, len(dets))}}
+    assert how.name in rec["cells"][1]["error"]
+    assert not survivors(procs, groups - {p.pid})
+
+
+def test_a_detectors_child_processes_do_not_outlive_its_cell(tmp_path, manager):
+    pidfile = tmp_path / "pids"
+    cells = api.plan(["tiny"], [f"spawns_children:pidfile={pidfile}", "zscore_ok"],
+                     manager=manager)
+    ex = ProcessExecutor(jobs=1, manager=manager)
+    try:
+        out = list(ex.map(run_one, cells))
+        assert [o.status for o in out] == ["ok", "ok"]
+        pids = [int(x) for x in pidfile.read_text().split()]
+        assert len(pids) == 2
+        # the worker is still alive and reused, its cell's children (one in a session of its
+        # own) are gone
+        assert ex.workers[0].alive and ex.workers[0].restarts == 0
+        assert not survivors([psutil.Process(x) for x in pids if psutil.pid_exists(x)], set(),
+                             wait_s=5)
+    finally:
+        ex.close()
+
+
+def test_sigkill_of_the_parent_leaves_no_process_of_the_run(tmp_path):
+    """The parent dies without any clean-up: its workers die with it, and so do the processes
+    their cells started."""
+    pidfile = tmp_path / "pids"
+    dets = ["zscore_ok", f"spawns_children:pidfile={pidfile},then_hang=true", "fault_hang"]
+    p, out = start_run(tmp_path, "process", dets)
+    try:
+        wait_for_cells(p, out, 1)
+        deadline = time.time() + 60
+        while not (pidfile.exists() and len(pidfile.read_text().split()) == 2) \
+                and time.time() < deadline:
+            time.sleep(0.1)
+        procs, groups = tree(p.pid)
+        assert len(procs) >= 4  # two workers (and their guards), the cell's children
+        p.kill()
+        p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    assert not survivors(procs, groups - {p.pid}, pidfile)
+
+
+def test_a_loader_that_segfaults_or_hangs_costs_its_cells_not_the_run(manager, tmp_path):
+    cells = api.plan(["segfault_loader", "hanging_loader", "tiny"], ["zscore_ok"],
+                     manager=manager)
+    record = api.run(cells, out=tmp_path, executor="process", manager=manager,
+                     executor_options={"jobs": 2, "timeout": 3})
+    by = {c.dataset: c for c in record.cells}
+    assert by["segfault_loader"].status == "crash"
+    assert "SIGSEGV while loading the dataset" in by["segfault_loader"].error
+    assert by["hanging_loader"].status == "timeout"
+    assert "loading its dataset exceeded the wall-clock limit of 3 s" in \
+        by["hanging_loader"].error
+    assert by["tiny"].status == "ok" and record.status == "finished"
+    assert json.loads(next(tmp_path.glob("*.json")).read_text())["status"] == "finished"
+
+
+def test_loading_and_fitting_are_limited_on_separate_clocks(manager):
+    """2 s of loading and 2 s of fitting against a 3 s limit: neither alone overruns it."""
+    cells = api.plan(["slow_loader:seconds=2"], ["slow_fit:seconds=2"], manager=manager)
+    record = api.run(cells, out=None, executor="process", manager=manager,
+                     executor_options={"jobs": 1, "timeout": 3})
+    (cell,) = record.cells
+    assert cell.status == "ok", cell.error
+    assert cell["load_s"] >= 2 and cell.fit_s >= 2
 
 
 # ----------------------------------------------------------------------------- progress
@@ -202,9 +338,9 @@ def test_plain_progress_is_one_line_per_cell(manager):
     cells = api.plan(["tiny"], ["zscore_ok", "fault_fit"], manager=manager)
     stream = io.StringIO()
     with Progress(len(cells), mode="auto", stream=stream) as prog:  # not a terminal: plain
-        api.run(cells, out=None, manager=manager, on_cell=prog.cell_finished)
+        api.run(cells, out=None, manager=manager, listeners=[prog])
     lines = stream.getvalue().splitlines()
-    assert lines[0] == "[1/2] tiny x zscore_ok seed=0: ok (0.0 s)"
+    assert re.fullmatch(r"\[1/2\] tiny x zscore_ok seed=0: ok \(\d+\.\d s\)", lines[0]), lines
     assert lines[1].startswith("[2/2] tiny x fault_fit seed=0: ERROR: detector 'fault_fit'")
     assert "fit exploded on purpose" in lines[1]
     assert prog.summary().startswith("2 cells, 1 failed")
@@ -214,7 +350,7 @@ def test_bar_progress_counts_done_running_and_failed(manager):
     cells = api.plan(["tiny"], ["zscore_ok", "fault_fit", "zscore_progress"], manager=manager)
     stream = io.StringIO()
     with Progress(len(cells), mode="bar", stream=stream) as prog:
-        api.run(cells, out=None, manager=manager, on_cell=prog.cell_finished)
+        api.run(cells, out=None, manager=manager, listeners=[prog])
     text = stream.getvalue()
     assert "3/3" in text and "failed 1" in text and "running 0" in text
     assert "fit exploded on purpose" in text  # failures are printed above the bar
@@ -224,38 +360,50 @@ def test_quiet_progress_prints_nothing(manager):
     cells = api.plan(["tiny"], ["zscore_ok"], manager=manager)
     stream = io.StringIO()
     with Progress(len(cells), mode="quiet", stream=stream) as prog:
-        api.run(cells, out=None, manager=manager, on_cell=prog.cell_finished)
+        api.run(cells, out=None, manager=manager, listeners=[prog])
     assert stream.getvalue() == ""
+
+
+class Events:
+    """A listener: every started and progress event of a run, through the session's hooks."""
+
+    def __init__(self):
+        self.got = []
+
+    @bench.hookimpl
+    def bench_cell_started(self, cell):
+        self.got.append(("started", cell))
+
+    @bench.hookimpl
+    def bench_cell_progress(self, progress):
+        self.got.append(("task", progress))
 
 
 @pytest.mark.parametrize("executor", ["inline", "process"])
 def test_training_progress_reaches_the_parent(manager, executor):
     cells = api.plan(["tiny"], ["zscore_ok", "zscore_progress"], manager=manager)
-    events = []
-    progress.listen(events.append)
+    events = Events()
     stream = io.StringIO()
-    try:
-        with Progress(len(cells), mode="plain", verbose=True, stream=stream) as prog:
-            api.run(cells, out=None, executor=executor, manager=manager,
-                    on_cell=prog.cell_finished,
-                    executor_options={"jobs": 2} if executor == "process" else {})
-    finally:
-        progress.unlisten(events.append)
-    steps = [(e["done"], e["total"]) for e in events
-             if e["kind"] == "task" and e["index"] == 1]
+    with Progress(len(cells), mode="plain", verbose=True, stream=stream) as prog:
+        api.run(cells, out=None, executor=executor, manager=manager, listeners=[prog, events],
+                executor_options={"jobs": 2} if executor == "process" else {})
+    steps = [(e["done"], e["total"]) for kind, e in events.got
+             if kind == "task" and e["index"] == 1]
     assert steps == [(1, 3), (2, 3), (3, 3)]
-    assert {e["index"] for e in events if e["kind"] == "started"} == {0, 1}
+    assert {e["index"] for kind, e in events.got if kind == "started"} == {0, 1}
     assert "tiny x zscore_progress seed=0: epoch 3/3" in stream.getvalue()
+    # listeners are registered for the run only
+    assert not [n for n, _ in manager.pm.list_name_plugin() if n.startswith("session-listener")]
 
 
-def test_report_outside_a_cell_is_a_no_op():
-    events = []
-    progress.listen(events.append)
-    try:
-        progress.report(1, 2)
-    finally:
-        progress.unlisten(events.append)
-    assert events == []
+def test_report_goes_to_the_running_cells_sink_and_nowhere_outside_a_cell():
+    cell = api.plan(["synthetic"], ["iforest"], manager=get_manager())[0]
+    got = []
+    progress.report(1, 2)  # outside a cell: nothing to send it to, no error
+    with progress.running(cell, got.append):
+        progress.report(1, 2, "epoch", every_s=0.0)
+    progress.report(2, 2)
+    assert [(e["done"], e["what"]) for e in got] == [(1, "epoch")]
 
 
 # ----------------------------------------------------------------------------- options
@@ -279,6 +427,8 @@ def test_inline_refuses_options_it_cannot_honour():
         InlineExecutor(timeout=5)
     with pytest.raises(BenchError, match="--executor process"):
         InlineExecutor(jobs=4)
+    with pytest.raises(BenchError, match="--jobs -3: must be a whole number"):
+        InlineExecutor(jobs=-3)
     with pytest.raises(BenchError, match="--timeout"):
         ProcessExecutor(timeout=-1)
 
@@ -312,7 +462,7 @@ def test_executors_use_the_manager_they_are_given():
     cells = api.plan(["tiny"], ["zscore_ok"], manager=m)
     for ex in (InlineExecutor(manager=m), ProcessExecutor(jobs=1, manager=m)):
         try:
-            (out,) = list(ex.map(run_cell, cells))
+            (out,) = list(ex.map(run_one, cells))
         finally:
             ex.close()
         assert out["status"] == "ok", out.get("error")

@@ -2,6 +2,10 @@
 
 Each executor runs a grid holding every fault it can survive next to well-behaved cells; every
 fault gets its status and message, the other cells finish, and the results hold all cells.
+
+No check here depends on the machine's speed: the cells that must time out never end (they
+sleep forever), and the well-behaved cells next to them take milliseconds against a limit that
+only starts counting when their fit starts (worker start-up and imports are not counted).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import pytest
 from bench import api
 from bench.executors import DaskExecutor, InlineExecutor, ProcessExecutor
 from bench.plugins import get_manager, set_manager
-from bench.runner import run_cell
+from bench.session import run_one
 
 # detector -> (status, part of the message); the loader fault is a dataset, below
 RAISES = {
@@ -24,7 +28,7 @@ RAISES = {
     "fault_length": ("error", "shape (399,) for 400 rows"),
 }
 KILLS = {
-    "fault_hang": ("timeout", "wall-clock limit of 3 s (--timeout)"),
+    "fault_hang": ("timeout", "the cell exceeded the wall-clock limit of 3 s (--timeout"),
     "fault_memory": ("oom", "exceeded the limit of 400 MB (--memory-limit)"),
     "fault_exit": ("crash", "exited with code 3"),
 }
@@ -43,8 +47,9 @@ def manager():
         set_manager(old)
 
 
-def grid(manager, faults):
-    cells = api.plan(["tiny"], ["zscore_ok", *faults, "iforest"], manager=manager)
+def grid(manager, faults, real=("iforest",)):
+    """Faults between well-behaved cells; ``real`` detectors too where no clock runs."""
+    cells = api.plan(["tiny"], ["zscore_ok", *faults, *real], manager=manager)
     cells += api.plan(["fault_loader"], ["zscore_ok"], manager=manager)
     cells += api.plan(["tiny:seed=1"], ["zscore_ok"], manager=manager)
     for i, c in enumerate(cells):
@@ -54,7 +59,7 @@ def grid(manager, faults):
 
 def run_with(executor, cells):
     try:
-        return {out["index"]: out for out in executor.map(run_cell, cells)}
+        return {out["index"]: out for out in executor.map(run_one, cells)}
     finally:
         executor.close()
 
@@ -80,12 +85,12 @@ def check(cells, results, expected):
 
 def test_inline_records_plugin_errors_and_goes_on(manager):
     cells = grid(manager, RAISES)
-    check(cells, run_with(InlineExecutor(), cells), RAISES)
+    check(cells, run_with(InlineExecutor(manager=manager), cells), RAISES)
 
 
 def test_process_survives_every_fault(manager):
     faults = {**RAISES, **KILLS}
-    cells = grid(manager, faults)
+    cells = grid(manager, faults, real=())
     ex = ProcessExecutor(jobs=2, manager=manager, **ISOLATED)
     check(cells, run_with(ex, cells), faults)
 
@@ -93,7 +98,7 @@ def test_process_survives_every_fault(manager):
 @pytest.mark.slow
 def test_dask_isolated_survives_every_fault(manager):
     faults = {**RAISES, **KILLS}
-    cells = grid(manager, faults)
+    cells = grid(manager, faults, real=())
     ex = DaskExecutor(jobs=2, manager=manager, **ISOLATED)
     check(cells, run_with(ex, cells), faults)
 
@@ -119,17 +124,12 @@ def test_record_on_disk_holds_every_cell(manager, tmp_path):
 
 
 def test_process_workers_are_reused_when_healthy_and_replaced_after_a_crash(manager):
-    cells = api.plan(["tiny"], ["zscore_ok"], seeds=range(4), manager=manager)
-    ex = ProcessExecutor(jobs=1, manager=manager)
-    assert all(o["status"] == "ok" for o in ex.map(run_cell, cells))
-    assert ex.workers[0].restarts == 0  # four cells, one process
-    ex.close()
-    cells = api.plan(["tiny"], ["fault_exit", "zscore_ok", "fault_exit", "zscore_ok"],
+    cells = api.plan(["tiny"], ["zscore_ok", "zscore_ok", "fault_exit", "zscore_ok"],
                      manager=manager)
     for i, c in enumerate(cells):
         c.index = i
     ex = ProcessExecutor(jobs=1, manager=manager)
-    out = sorted(ex.map(run_cell, cells), key=lambda o: o["index"])
+    out = sorted(ex.map(run_one, cells), key=lambda o: o["index"])
     ex.close()
-    assert [o["status"] for o in out] == ["crash", "ok", "crash", "ok"]
-    assert ex.workers[0].restarts == 2
+    assert [o["status"] for o in out] == ["ok", "ok", "crash", "ok"]
+    assert ex.workers[0].restarts == 1  # two cells in the first process, then one new one

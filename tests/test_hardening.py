@@ -43,7 +43,7 @@ def test_non_finite_or_huge_values_name_the_series_row_and_feature(what, row, fe
         bench.Dataset("mine", [series])
     msg = str(exc.value)
     assert "\n" not in msg
-    assert (f"dataset 'mine': series 'probe-7': 1 value(s)" in msg
+    assert ("dataset 'mine': series 'probe-7': 1 value(s)" in msg
             and f"(first at row {row})" in msg
             and f"feature {feature} ('{['cpu', 'mem', 'disk'][feature]}')" in msg), msg
 
@@ -113,7 +113,8 @@ QUICK = ["-d", "synthetic:n_series=1,length=400", "-m", "iforest:n_estimators=10
 
 CLI_CASES = [  # (id, argv, text in the one-line error)
     ("n_estimators=1e400", ["run", "-d", "synthetic:n_series=1", "-m",
-                            "iforest:n_estimators=1e400"], "'n_estimators' expects int, got '1e400'"),
+                            "iforest:n_estimators=1e400"],
+     "'n_estimators' expects int, got '1e400'"),
     ("n_estimators=-inf", ["run", "-d", "synthetic:n_series=1", "-m",
                            "iforest:n_estimators=-inf"], "'n_estimators' expects int, got '-inf'"),
     ("length=1e400", ["run", "-d", "synthetic:length=1e400", "-m", "iforest"],

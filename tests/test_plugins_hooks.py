@@ -157,6 +157,10 @@ class Recorder:
         self.calls.append(("started", run["cells"], run["detectors"]))
 
     @bench.hookimpl
+    def bench_cell_started(self, cell):
+        self.calls.append(("cell started", cell["index"], cell["label"]))
+
+    @bench.hookimpl
     def bench_cell_finished(self, cell):
         self.calls.append(("cell", cell["detector"], cell["status"]))
 
@@ -182,6 +186,45 @@ def test_hook_bench_cell_finished(register_plugin, bench_manager, tmp_path):
     calls = _recorded(register_plugin, bench_manager, tmp_path)
     assert sorted(c for c in calls if c[0] == "cell") == [("cell", "kde", "ok"),
                                                           ("cell", "zscore", "ok")]
+
+
+def test_hook_bench_cell_started(register_plugin, bench_manager, tmp_path):
+    calls = _recorded(register_plugin, bench_manager, tmp_path)
+    started = [c for c in calls if c[0] == "cell started"]
+    assert started == [("cell started", 0, f"{TINY} x zscore seed=0"),
+                       ("cell started", 1, f"{TINY} x kde seed=0")]
+    # each cell starts before it finishes
+    assert calls.index(started[1]) < calls.index(("cell", "kde", "ok"))
+
+
+class Epochs(ZScore):
+    def fit(self, X, **kw):
+        from bench import progress
+
+        for epoch in range(2):
+            progress.report(epoch + 1, 2, "epoch", every_s=0.0)
+        return super().fit(X, **kw)
+
+
+def test_hook_bench_cell_progress(register_plugin, bench_manager, tmp_path):
+    class Plugin:
+        @bench.hookimpl
+        def bench_register_detectors(register):
+            register("epochs", Epochs)
+
+    calls = []
+
+    class Listener:
+        @bench.hookimpl
+        def bench_cell_progress(progress):
+            calls.append((progress["index"], progress["done"], progress["total"],
+                          progress["what"]))
+
+    register_plugin(Base, "base")
+    register_plugin(Plugin, "epochs")
+    register_plugin(Listener, "listener")
+    _plan_run(bench_manager, tmp_path, detectors=("zscore", "epochs"))
+    assert calls == [(1, 1, 2, "epoch"), (1, 2, 2, "epoch")]
 
 
 def test_hook_bench_run_finished(register_plugin, bench_manager, tmp_path):
