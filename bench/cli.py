@@ -356,8 +356,9 @@ def history(metric, directory, dataset, detector, plot_path, fmt):
               type=click.Path(dir_okay=False), help="HTML file to write.")
 @click.pass_context
 def report(ctx, record, output):
-    """Write one self-contained HTML page for a run RECORD: leaderboards, per-cell score traces,
-    precision-recall and cost curves, explain heatmaps, and a ranking plot."""
+    """Write one self-contained HTML page for a run RECORD: leaderboards, a ranking plot, and per
+    cell an interactive plot of every series (scores, threshold, alarms, labels, cost curve;
+    explain heatmaps for multivariate series).  Works offline."""
     from .report import write
 
     checks.output_file(output, "-o")

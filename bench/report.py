@@ -1,309 +1,369 @@
-"""`bench report`: one self-contained HTML page (leaderboards, per-cell plots, ranking plot)."""
+"""`bench report`: one self-contained HTML page for a run record.
+
+The page holds the leaderboards (the same tables as ``bench leaderboard``, from
+:mod:`bench.leaderboard`), a ranking plot drawn from the same ranking as the overall table
+(:func:`bench.leaderboard.ranking`), and for every cell an interactive, zoomable plot of one
+series at a time with a selector that reaches every series of the dataset: the signal (univariate
+series), the detector's scores with the threshold, alarms, labelled anomaly ranges and the
+train/validation/test boundaries, the series' own metrics, and a per-feature heatmap of the
+detector's explanation where there is more than one feature.
+
+Rendering: Jinja2 with autoescape (``bench/templates/report.html.j2``), so every value that comes
+from a record, a dataset or a parameter is escaped; data for scripts goes through ``tojson``.
+Plots: plotly.js (the copy inside the ``plotly`` package, embedded gzip-compressed and unpacked by
+the browser, so the page works offline).  Size: a series is stored once per plot as 12-bit
+codes (a plot is a few hundred pixels tall), delta-coded in byte planes, gzip-compressed and
+base64-encoded, and is decoded only when it is shown; a series longer than ``max_points`` is
+reduced for display to the minimum and maximum of each of ``max_points / 2`` equal buckets
+(peaks survive, the drawn envelope is the same at full width; zooming in shows the envelope, not
+every point).
+"""
 
 from __future__ import annotations
 
 import base64
-import html
-import io
-from collections import defaultdict
+import gzip
+import math
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import records, store
-from .leaderboard import dataset_tables, detector_label, overall_table
+from . import leaderboard, records
 from .params import Spec
 from .plugins import Manager, get_manager
 
-#: Nemenyi critical values q_0.05 / sqrt(2) for k = 2..10 classifiers (Demsar, JMLR 2006, Table 5)
-NEMENYI_Q05 = {2: 1.960, 3: 2.343, 4: 2.569, 5: 2.728, 6: 2.850, 7: 2.949, 8: 3.031, 9: 3.102,
-               10: 3.164}
-
-CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
-table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}
-td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
-td:first-child,th:first-child{text-align:left}h2{border-bottom:2px solid #444}
-.cell{border:1px solid #ddd;padding:8px 12px;margin:12px 0;border-radius:6px}
-.plots img{max-width:49%;vertical-align:top}.note{color:#a33}.meta{color:#666;font-size:12px}"""
+#: points per drawn series above which a series is reduced (min and max per bucket)
+MAX_POINTS = 2000
+#: time buckets of an explanation heatmap (max per bucket)
+HEATMAP_COLUMNS = 400
 
 
-def _png(fig) -> str:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+# ----------------------------------------------------------------------------- packing arrays
 
 
-def _img(src: str, alt: str) -> str:
-    return f'<img src="{src}" alt="{html.escape(alt)}">'
+def minmax_downsample(y: np.ndarray, max_points: int) -> tuple[np.ndarray | None, np.ndarray]:
+    """``(x, y)`` reduced to at most ``max_points`` points: the minimum and the maximum of each of
+    ``max_points // 2`` equal buckets, in time order.  ``x`` is None when nothing was dropped."""
+    n = len(y)
+    if n <= max_points:
+        return None, y
+    buckets = max(max_points // 2, 1)
+    edges = np.linspace(0, n, buckets + 1).astype(np.int64)
+    idx = np.empty(2 * buckets, dtype=np.int64)
+    for b, (a, z) in enumerate(zip(edges[:-1], edges[1:])):
+        seg = y[a:z]
+        i_lo, i_hi = a + int(np.argmin(seg)), a + int(np.argmax(seg))
+        idx[2 * b], idx[2 * b + 1] = min(i_lo, i_hi), max(i_lo, i_hi)
+    idx = np.unique(idx)
+    return idx, y[idx]
 
 
-def _scale(values: np.ndarray) -> str:
-    """log for positive values spanning over two decades, linear otherwise."""
-    lo, hi = float(np.min(values)), float(np.max(values))
-    return "log" if lo > 0 and hi / lo > 100 else "linear"
+LEVELS = 4095  # 12-bit codes: ten times finer than the pixels of a plot's height
 
 
-def _trace(s, scores, thr, name):
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 2.8))
-    t = np.arange(len(scores))
-    ax.plot(t, scores, lw=0.7, color="#1f77b4", label="score")
-    lab = s.labels.astype(bool)
-    if lab.any():
-        ax.fill_between(t, 0, 1, where=lab, transform=ax.get_xaxis_transform(), color="red",
-                        alpha=0.15, label="labelled anomaly")
-    alarms = scores >= thr
-    ax.scatter(t[alarms], scores[alarms], s=4, color="black", label="alarm", zorder=3)
-    ax.axhline(thr, color="orange", lw=1, ls="--", label=f"threshold {thr:.4g}")
-    r = s.split.ranges(len(s))
-    for x in (r["val"].start, r["test"].start):
-        ax.axvline(x, color="grey", lw=0.8)
-    ax.set_yscale(_scale(scores))
-    ax.set_title(f"{name}: scores (train | val | test)", fontsize=9)
-    ax.legend(fontsize=6, loc="upper left")
-    fig.tight_layout()
-    return _png(fig)
+def _quantise(y: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Integer codes of ``y`` over [lo, hi] (0..LEVELS), and lo, hi."""
+    y = np.asarray(y, dtype=np.float64)
+    lo, hi = float(np.min(y)), float(np.max(y))
+    if not hi - lo > 0:
+        return np.zeros(len(y), dtype=np.int64), lo, hi
+    return np.rint((y - lo) / (hi - lo) * LEVELS).astype(np.int64), lo, hi
 
 
-def _pr(y, s, name):
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import precision_recall_curve
-
-    fig, ax = plt.subplots(figsize=(3.6, 2.8))
-    if y.any():
-        p, r, _ = precision_recall_curve(y, s)
-        ax.plot(r, p, lw=1.2)
-        ax.axhline(y.mean(), color="grey", ls=":", lw=1, label=f"chance {y.mean():.3f}")
-        ax.legend(fontsize=6)
-    ax.set_xlabel("recall", fontsize=8)
-    ax.set_ylabel("precision", fontsize=8)
-    ax.set_title(f"{name}: precision-recall (test)", fontsize=9)
-    fig.tight_layout()
-    return _png(fig)
+def _delta_planes(v: np.ndarray, width: int) -> bytes:
+    """``v`` as zigzag-coded differences of consecutive values, ``width`` bytes each, stored as
+    byte planes (all lowest bytes, then the next...): smooth series become runs of small,
+    repetitive bytes, which gzip packs well."""
+    d = np.diff(np.r_[0, v]).astype(np.int64)
+    z = ((d << 1) ^ (d >> 63)).astype(f"<u{width}")
+    return np.frombuffer(z.tobytes(), np.uint8).reshape(-1, width).T.tobytes()
 
 
-def _cost_curve(s, scores, thr, model, cost_name, name):
-    import matplotlib.pyplot as plt
-
-    r = s.split.ranges(len(s))
-    lo, hi = np.quantile(scores, [0.0, 1.0])
-    grid = np.unique(np.r_[np.quantile(scores, np.linspace(0, 1, 200)), thr, hi + 1e-9])
-    fig, ax = plt.subplots(figsize=(3.6, 2.8))
-    for rng, color in (("val", "#2ca02c"), ("test", "#d62728")):
-        y, sc = s.labels[r[rng]], scores[r[rng]]
-        if hasattr(model, "sweep"):
-            c = model.sweep(y, sc, grid)
-        else:
-            c = [model(y, (sc >= t).astype(np.int8)) for t in grid]
-        ax.plot(grid, c, lw=1.1, color=color, label=rng)
-    ax.axvline(thr, color="orange", ls="--", lw=1, label="chosen")
-    ax.set_xscale(_scale(grid))
-    ax.set_xlabel("threshold", fontsize=8)
-    ax.set_ylabel(f"{cost_name} cost", fontsize=8)
-    ax.set_title(f"{name}: cost vs threshold", fontsize=9)
-    ax.legend(fontsize=6)
-    fig.tight_layout()
-    return _png(fig)
+def pack_trace(y: np.ndarray, max_points: int) -> dict[str, Any]:
+    """One series for the page: ``{"n", "k", "lo", "hi", "x", "b"}``: ``k`` points of ``n``
+    (``x``: whether their row numbers are stored, after a reduction), ``b`` base64 of the gzip
+    of [row numbers as 4-byte delta planes] + [12-bit codes as 2-byte delta planes]; a value is
+    ``lo + code * (hi - lo) / 4095``."""
+    x, ys = minmax_downsample(np.asarray(y, dtype=np.float64), max_points)
+    q, lo, hi = _quantise(ys)
+    raw = (_delta_planes(x, 4) if x is not None else b"") + _delta_planes(q, 2)
+    return {"n": int(len(y)), "k": int(len(ys)), "lo": lo, "hi": hi, "x": x is not None,
+            "b": base64.b64encode(gzip.compress(raw, 9, mtime=0)).decode("ascii")}
 
 
-def _ratio_curve(s, scores, name):
-    """Test event cost against c_missed / c_alarm, the threshold re-chosen on validation for each
-    ratio (never on test labels), one line per tolerance."""
-    import matplotlib.pyplot as plt
+def unpack_trace(t: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` of a :func:`pack_trace` result, as the page's script decodes it."""
+    raw = np.frombuffer(gzip.decompress(base64.b64decode(t["b"])), np.uint8)
+    k = t["k"]
 
+    def planes(buf: np.ndarray, width: int) -> np.ndarray:
+        z = np.zeros(k, np.int64)
+        for i in range(width):
+            z |= buf[i * k:(i + 1) * k].astype(np.int64) << (8 * i)
+        return np.cumsum((z >> 1) ^ -(z & 1))
+
+    off = 4 * k if t["x"] else 0
+    x = planes(raw[:off], 4) if t["x"] else np.arange(k)
+    return x, t["lo"] + planes(raw[off:], 2) * (t["hi"] - t["lo"]) / LEVELS
+
+
+def pack_heatmap(e: np.ndarray, columns: int = HEATMAP_COLUMNS) -> dict[str, Any]:
+    """An explanation ``[T, F]`` as ``F`` rows of at most ``columns`` time buckets (max of
+    ``log1p(|e|)`` per bucket), 8-bit codes: ``{"f", "c", "lo", "hi", "step", "b"}``."""
+    v = np.log1p(np.abs(np.asarray(e, dtype=np.float64)))
+    t = v.shape[0]
+    c = min(columns, t)
+    starts = np.linspace(0, t, c + 1).astype(np.int64)[:-1]
+    grid = np.maximum.reduceat(v, starts, axis=0).T  # [F, c]
+    lo, hi = float(grid.min()), float(grid.max())
+    codes = np.zeros(grid.shape, np.uint8) if not hi > lo else \
+        np.rint((grid - lo) / (hi - lo) * 255).astype(np.uint8)
+    return {"f": int(grid.shape[0]), "c": int(c), "lo": lo, "hi": hi, "step": t / c,
+            "b": base64.b64encode(gzip.compress(codes.tobytes(), 6, mtime=0)).decode("ascii")}
+
+
+def _ranges(labels: np.ndarray) -> list[list[int]]:
+    """Labelled anomaly ranges ``[start, stop)``."""
+    y = np.asarray(labels).astype(bool).astype(np.int8)
+    d = np.diff(np.r_[0, y, 0])
+    return [[int(a), int(b)] for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1))]
+
+
+# ----------------------------------------------------------------------------- data for the page
+
+
+#: the cost-ratio plot: test event cost at these c_missed / c_alarm ratios and tolerances
+RATIOS = (0.5, 1, 2, 5, 10, 20, 50, 100)
+TOLERANCES = (0, 3, 12)
+
+
+def cost_ratio_curve(s: Any, scores: np.ndarray) -> dict[str, Any]:
+    """Test-range event cost (in false-alarm units, lower is better) against c_missed / c_alarm
+    for a few tolerances, the threshold re-chosen on the validation range for each ratio (never
+    on test labels): :func:`bench.costs.cost_curve`."""
     from .costs import cost_curve
 
     r = s.split.ranges(len(s))
-    ratios = np.array([0.5, 1, 2, 5, 10, 20, 50, 100])
-    tols = [0, 3, 12]
-    cc = cost_curve(s.labels[r["test"]], scores[r["test"]], ratios=ratios, tolerances=tols,
-                    val_labels=s.labels[r["val"]], val_scores=scores[r["val"]])
-    fig, ax = plt.subplots(figsize=(3.6, 2.8))
-    for i, tol in enumerate(tols):
-        ax.plot(ratios, cc["cost"][i], marker="o", ms=3, lw=1.1, label=f"tolerance {tol}")
-    ax.set_xscale("log")
-    ax.set_xlabel("c_missed / c_alarm", fontsize=8)
-    ax.set_ylabel("test event cost (false-alarm units)", fontsize=7)
-    ax.set_title(f"{name}: cost curve", fontsize=9)
-    ax.legend(fontsize=6)
-    fig.tight_layout()
-    return _png(fig)
+    cc = cost_curve(s.labels[r["test"]], scores[r["test"]], ratios=np.array(RATIOS),
+                    tolerances=list(TOLERANCES), val_labels=s.labels[r["val"]],
+                    val_scores=scores[r["val"]])
+    return {"ratios": list(RATIOS), "tolerances": list(TOLERANCES),
+            "cost": [[float(f"{v:.4g}") for v in row] for row in cc["cost"]]}
 
 
-def _heatmap(expl, features, name):
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 2.8))
-    im = ax.imshow(np.log1p(np.abs(expl.T)), aspect="auto", cmap="magma", interpolation="nearest")
-    fig.colorbar(im, ax=ax, label="log(1 + error)")
-    ax.set_xlabel("test step", fontsize=8)
-    ax.set_ylabel("feature", fontsize=8)
-    top = np.argsort(-expl.mean(0))[:3]
-    names = [features[i] if features and i < len(features) else str(i) for i in top]
-    ax.set_title(f"{name}: per-feature error (explain); top: {', '.join(names)}", fontsize=9)
-    fig.tight_layout()
-    return _png(fig)
-
-
-def ranking_plot(record: dict[str, Any], manager: Manager) -> tuple[str, str] | None:
-    """Mean rank per detector across datasets with a 95 % interval, and the Nemenyi critical
-    difference (Demsar 2006) as a bar: detectors whose mean ranks differ by less are not
-    significantly different."""
-    import matplotlib.pyplot as plt
-
-    _, _, body = overall_table(record, manager)
-    if len(body) < 2:
+def _finite(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
         return None
-    # per-dataset ranks on the same criteria as the table, recomputed per dataset
-    from .leaderboard import RANK_METRICS, _rank, rows
-
-    per: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for r in rows(record):
-        if r["oracle"]:
-            continue
-        metrics = [m for m in RANK_METRICS if m in r["metrics"]] or list(r["metrics"])[:1]
-        val = np.nanmean([r["metrics"][m] for m in metrics]) if r["status"] == "ok" and metrics \
-            else np.nan
-        per[r["dataset"]][r["label"]].append(float(val))
-    labels = [row[0] for row in body]
-    ranks: dict[str, list[float]] = defaultdict(list)
-    for by in per.values():
-        present = [lab for lab in labels if lab in by]
-        vals = [float(np.nanmean(by[lab])) if np.isfinite(by[lab]).any() else np.nan
-                for lab in present]
-        for lab, rk in zip(present, _rank(vals, True)):
-            ranks[lab].append(rk)
-    n_ds = max(len(v) for v in ranks.values())
-    k = len(labels)
-    means = np.array([np.mean(ranks[lab]) for lab in labels])
-    half = np.array([1.96 * np.std(ranks[lab], ddof=1) / np.sqrt(len(ranks[lab]))
-                     if len(ranks[lab]) > 1 else 0.0 for lab in labels])
-    order = np.argsort(means)
-    fig, ax = plt.subplots(figsize=(7, 0.45 * k + 1.4))
-    ax.errorbar(means[order], np.arange(k), xerr=half[order], fmt="o", capsize=3)
-    ax.set_yticks(np.arange(k))
-    ax.set_yticklabels([labels[i] for i in order], fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel("mean rank across datasets (1 = best); 95 % interval", fontsize=8)
-    cd = None
-    if k in NEMENYI_Q05 and n_ds > 1:
-        cd = NEMENYI_Q05[k] * np.sqrt(k * (k + 1) / (6.0 * n_ds))
-        ax.plot([1, 1 + cd], [-0.7, -0.7], color="red", lw=3)
-        ax.text(1, -0.95, f"critical difference {cd:.2f} (Nemenyi, alpha 0.05, "
-                f"{n_ds} datasets)", fontsize=7, color="red")
-    ax.set_ylim(k - 0.5, -1.3)
-    ax.set_title("ranking (mean of ROC-AUC, PR-AUC, F1 per dataset)", fontsize=9)
-    fig.tight_layout()
-    note = f"{k} detectors, {n_ds} datasets" + (f", CD = {cd:.2f}" if cd else "")
-    return _png(fig), note
+    return f if math.isfinite(f) else None
 
 
 def _load_dataset(manager: Manager, cell: dict[str, Any]):
+    """The cell's dataset if it can be built again with the same fingerprint, else None."""
     from .runner import load_dataset
 
     try:
-        ds, _ = load_dataset(manager, Spec(cell["dataset"], cell.get("dataset_params", {})))
+        ds, _ = load_dataset(manager, Spec(str(cell["dataset"]), cell.get("dataset_params", {})))
         return ds if ds.fingerprint() == cell.get("dataset_fingerprint") else None
     except Exception:
         return None
 
 
-def cell_section(cell: dict[str, Any], manager: Manager, max_series: int = 2) -> str:
-    head = (f"<h3>{html.escape(cell['dataset'])} x {html.escape(detector_label(cell))} "
-            f"(seed {cell.get('seed', 0)})</h3>")
-    if cell["status"] != "ok":
-        return (f'<div class="cell">{head}<p class="note">{cell["status"].upper()}: '
-                f'{html.escape(cell.get("error", ""))}</p></div>')
-    ev = next((e for e in cell["evaluations"] if not e["oracle"]), cell["evaluations"][0])
-    meta = (f'<p class="meta">threshold {html.escape(ev["threshold"])} chosen with '
-            f'{html.escape(ev["chosen_with"])}; fit {cell["fit_s"]:.2f} s, score '
-            f'{cell["score_s"]:.2f} s, device {html.escape(str(cell.get("device")))}</p>')
-    loaded = store.load(Path(cell["scores_file"]).parent, cell["fit_key"]) \
-        if cell.get("scores_file") else None
-    ds = _load_dataset(manager, cell) if loaded else None
-    if loaded is None or ds is None:
-        return (f'<div class="cell">{head}{meta}<p class="note">no stored scores or dataset '
-                f'for plots (run with --out to keep scores)</p></div>')
-    scores, _, explain = loaded
-    cost_name, cost_spec = _first_cost(cell, manager)
-    imgs = []
-    by_series = {p["series"]: p for p in ev["per_series"]}
-    for s in list(ds)[:max_series]:
-        sc, thr = scores[s.name], by_series[s.name]["threshold"]
+def _load_scores(cell: dict[str, Any], ds: Any):
+    from . import store
+
+    path = cell.get("scores_file")
+    if not path or not Path(path).exists():
+        return None
+    stored, _ = store.load_file(path, {s.name: len(s) for s in ds}, cell.get("fit_key"))
+    return stored
+
+
+def _evaluation(cell: dict[str, Any]) -> dict[str, Any] | None:
+    evs = cell.get("evaluations") or []
+    return next((e for e in evs if not e.get("oracle")), evs[0] if evs else None)
+
+
+def _series_metrics(cell: dict[str, Any], p: dict[str, Any]) -> list[list[Any]]:
+    """``[[label, value], ...]`` of one series: the headline first, then the other metrics and
+    the test costs."""
+    out = [[k, _finite(v)] for k, v in (p.get("metrics") or {}).items()]
+    out += [[f"{k} cost (test)", _finite((v or {}).get("test"))]
+            for k, v in (p.get("costs") or {}).items()]
+    head = str(cell.get("headline") or "")
+    key = f"{head[5:]} cost (test)" if head.startswith("cost:") else head
+    out.sort(key=lambda kv: kv[0] != key)
+    return out
+
+
+class _Values:
+    """Signals of univariate series, packed once per dataset and shared by its cells."""
+
+    def __init__(self, max_points: int):
+        self.max_points = max_points
+        self.packed: dict[str, dict[str, Any]] = {}
+
+    def key(self, cell: dict[str, Any], ds: Any) -> str | None:
+        if any(s.n_features != 1 for s in ds):
+            return None
+        k = f"{cell['dataset']}@{cell.get('dataset_fingerprint', '')}"
+        if k not in self.packed:
+            self.packed[k] = {s.name: pack_trace(s.values[:, 0], self.max_points) for s in ds}
+        return k
+
+
+def _cost_ratio_or_none(s: Any, scores: np.ndarray) -> dict[str, Any] | None:
+    r = s.split.ranges(len(s))
+    if r["val"].stop <= r["val"].start or r["test"].stop <= r["test"].start:
+        return None
+    return cost_ratio_curve(s, np.asarray(scores, dtype=np.float64))
+
+
+def cell_view(cell: dict[str, Any], i: int, manager: Manager, values: _Values,
+              max_points: int) -> dict[str, Any]:
+    """What the page shows of one cell: title, status, facts and, where its scores and dataset
+    can be loaded, every series' plot data."""
+    view: dict[str, Any] = {
+        "id": f"c{i}", "dataset": leaderboard.dataset_label(cell),
+        "detector": leaderboard.detector_label(cell), "seed": cell.get("seed", 0),
+        "status": str(cell.get("status", "")), "error": str(cell.get("error") or ""),
+        "facts": [], "series": [], "note": ""}
+    if view["status"] != "ok":
+        return view
+    ev = _evaluation(cell) or {}
+    view["facts"] = [
+        ("threshold", f"{ev.get('threshold', '')} ({ev.get('chosen_with', '')})"),
+        ("headline", str(cell.get("headline") or "")),
+        ("fit", f"{_finite(cell.get('fit_s')) or 0:.2f} s"),
+        ("score", f"{_finite(cell.get('score_s')) or 0:.2f} s"),
+        ("peak memory", f"{cell.get('peak_mem_mb')} MB"),
+        ("device", str(cell.get("device") or ""))]
+    ds = _load_dataset(manager, cell)
+    stored = _load_scores(cell, ds) if ds is not None else None
+    if ds is None or stored is None:
+        view["note"] = ("no plots: the stored scores or the dataset could not be loaded again "
+                        "(run with --out to keep scores; the dataset must be unchanged)")
+        return view
+    view["values"] = values.key(cell, ds)
+    per = {p["series"]: p for p in ev.get("per_series", [])}
+    for s in ds:
+        p = per.get(s.name, {})
         r = s.split.ranges(len(s))
-        label = s.name if len(ds) > 1 else cell["dataset"]
-        imgs.append(_img(_trace(s, sc, thr, label), f"score trace {label}"))
-        imgs.append(_img(_pr(s.labels[r["test"]].astype(bool), sc[r["test"]], label),
-                         f"precision-recall {label}"))
-        if cost_spec is not None:
-            imgs.append(_img(_cost_curve(s, sc, thr, cost_spec, cost_name, label),
-                             f"cost curve {label}"))
-        imgs.append(_img(_ratio_curve(s, sc, label), f"cost ratio curve {label}"))
-        if s.name in explain:
-            imgs.append(_img(_heatmap(explain[s.name], s.meta.get("features"), label),
-                             f"explain heatmap {label}"))
-    more = f'<p class="meta">plots of {max_series} of {len(ds)} series</p>' \
-        if len(ds) > max_series else ""
-    return f'<div class="cell">{head}{meta}<div class="plots">{"".join(imgs)}</div>{more}</div>'
+        entry = {"name": s.name, "n": len(s), "val": r["val"].start, "test": r["test"].start,
+                 "thr": _finite(p.get("threshold")), "labels": _ranges(s.labels),
+                 "metrics": _series_metrics(cell, p),
+                 "scores": pack_trace(stored.scores[s.name], max_points),
+                 "cost_ratio": _cost_ratio_or_none(s, stored.scores[s.name])}
+        if s.n_features > 1 and s.name in stored.explain:
+            entry["explain"] = pack_heatmap(stored.explain[s.name])
+            entry["explain_start"] = r["test"].start
+        view["series"].append(entry)
+    return view
 
 
-def _first_cost(cell: dict[str, Any], manager: Manager):
-    from .params import bind, parse_spec
-
-    grid_costs = cell.get("_costs") or []
-    for text in grid_costs:
-        spec = parse_spec(text)
-        try:
-            e = manager.get("cost", spec.name)
-            return spec.name, e.factory(**bind("cost", spec.name, e.factory, spec.params))
-        except Exception:
-            continue
-    return None, None
+def _tables(record: dict[str, Any], manager: Manager) -> list[dict[str, Any]]:
+    """The leaderboards as bench leaderboard prints them: per dataset, then overall."""
+    out = []
+    ts = leaderboard.tables(record, manager)
+    for t in [t for t in ts if not t.oracle] + [t for t in ts if t.oracle]:
+        title, headers, body, legend = leaderboard.render_table(t, manager)
+        out.append({"title": title, "headers": headers, "rows": body, "legend": legend})
+    title, headers, body = leaderboard.overall_table(record, manager)
+    out.append({"title": title, "headers": headers, "rows": body, "legend": []})
+    return out
 
 
-def render(record: dict[str, Any], manager: Manager | None = None, max_cells: int = 60) -> str:
-    from tabulate import tabulate
+def ranking_figure(record: dict[str, Any], manager: Manager) -> dict[str, Any] | None:
+    """Plotly figure of the overall ranking (:func:`bench.leaderboard.ranking`, the table's):
+    each detector's mean rank (1 = best) with its rank on every dataset, and the Nemenyi critical
+    difference when the Friedman test rejects."""
+    o = leaderboard.ranking(record, manager)
+    labels = sorted(o.labels, key=lambda lab: (np.nan_to_num(o.mean_rank(lab), nan=1e9), lab))
+    if len(labels) < 2 or not o.datasets:
+        return None
+    traces = [{"type": "scatter", "mode": "markers", "name": "mean rank",
+               "x": [_finite(o.mean_rank(lab)) for lab in labels], "y": labels,
+               "marker": {"size": 12, "color": "#1f77b4"}}]
+    for d in o.datasets:
+        labs = [lab for lab in labels if lab in o.ranks[d]]
+        traces.append({"type": "scatter", "mode": "markers", "name": d, "legendgroup": "ds",
+                       "x": [o.ranks[d][lab] for lab in labs], "y": labs,
+                       "marker": {"size": 7, "symbol": "circle-open"},
+                       "hovertemplate": "%{fullData.name}: rank %{x}<extra></extra>"})
+    shapes, notes = [], [f"{len(labels)} detectors ranked on {len(o.datasets)} datasets, each on "
+                         f"its headline ({', '.join(f'{d}: {h}' for d, h in o.headlines.items())})"]
+    test = o.test
+    if test is not None and getattr(test, "rejected", False) and getattr(test, "cd", None):
+        best = min(v for v in traces[0]["x"] if v is not None)
+        shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": best,
+                       "x1": best + test.cd, "y0": 1.04, "y1": 1.04,
+                       "line": {"color": "#d62728", "width": 4}})
+        notes.append(f"red bar: Nemenyi critical difference {test.cd:.2f}")
+    if test is not None and hasattr(test, "summary"):
+        notes.append(test.summary())
+    if o.left_out:
+        notes.append("left out (no detector beats chance): " + ", ".join(o.left_out))
+    layout = {"height": 120 + 34 * len(labels), "margin": {"l": 160, "r": 20, "t": 30, "b": 40},
+              "xaxis": {"title": {"text": "rank (1 = best)"}, "zeroline": False},
+              "yaxis": {"autorange": "reversed", "categoryorder": "array",
+                        "categoryarray": labels},
+              "shapes": shapes, "legend": {"orientation": "h", "y": -0.25}}
+    return {"data": traces, "layout": layout, "notes": notes}
 
+
+@lru_cache(maxsize=1)
+def plotly_js_gzip_b64() -> str:
+    """plotly.js from the plotly package, gzip-compressed and base64-encoded (the page unpacks
+    it with the browser's DecompressionStream)."""
+    from plotly.offline import get_plotlyjs
+
+    return base64.b64encode(gzip.compress(get_plotlyjs().encode(), 9, mtime=0)).decode("ascii")
+
+
+def _environment():
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("bench", "templates"),
+        autoescape=True, trim_blocks=True, lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined)
+
+
+def render(record: dict[str, Any], manager: Manager | None = None,
+           max_points: int = MAX_POINTS) -> str:
+    """The report page of ``record`` (a run record as loaded by :func:`bench.records.load`)."""
     manager = manager or get_manager()
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>bench report "
-             f"{html.escape(record['run_id'])}</title><style>{CSS}</style></head><body>",
-             f"<h1>bench run {html.escape(record['run_id'])}</h1>",
-             f"<p class='meta'>created {html.escape(record.get('created', ''))}, bench "
-             f"{html.escape(record.get('bench_version', ''))}, commit "
-             f"{html.escape((record.get('git_commit') or '?')[:10])}, "
-             f"{len(record['cells'])} cells; python "
-             f"{html.escape(record.get('environment', {}).get('python', ''))}</p>",
-             "<h2>Leaderboards</h2>"]
-    for title, headers, body in [*dataset_tables(record, manager),
-                                 overall_table(record, manager)]:
-        parts.append(f"<h3>{html.escape(title)}</h3>")
-        parts.append(tabulate(body, headers=headers, tablefmt="html", disable_numparse=True))
-    rank = ranking_plot(record, manager)
-    if rank:
-        parts.append(f"<h2>Ranking</h2>{_img(rank[0], 'ranking plot')}"
-                     f"<p class='meta'>{html.escape(rank[1])}</p>")
-    parts.append("<h2>Cells</h2>")
-    costs = record.get("grid", {}).get("costs", [])
-    for cell in record["cells"][:max_cells]:
-        parts.append(cell_section({**cell, "_costs": costs}, manager))
-    if len(record["cells"]) > max_cells:
-        parts.append(f"<p class='meta'>{len(record['cells']) - max_cells} more cells not "
-                     f"plotted</p>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    values = _Values(max_points)
+    cells = [cell_view(c, i, manager, values, max_points) for i, c in enumerate(record["cells"])]
+    env = record.get("environment") or {}
+    run = {"id": str(record.get("run_id", "")), "created": str(record.get("created", "")),
+           "bench": str(record.get("bench_version", "")),
+           "commit": str(record.get("git_commit") or "?")[:10],
+           "python": str(env.get("python", "")) if isinstance(env, dict) else "",
+           "n_cells": len(cells), "max_points": max_points}
+    data = {"cells": {c["id"]: c["series"] for c in cells if c["series"]},
+            "values": values.packed}
+    return _environment().get_template("report.html.j2").render(
+        run=run, tables=_tables(record, manager), ranking=ranking_figure(record, manager),
+        cells=cells, data=data, plotly_gz=plotly_js_gzip_b64())
 
 
-def write(record_path: str | Path, out: str | Path, manager: Manager | None = None) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
+def write(record_path: str | Path, out: str | Path, manager: Manager | None = None,
+          max_points: int = MAX_POINTS) -> Path:
+    """Render the record at ``record_path`` into the HTML file ``out`` (written atomically)."""
     record = records.load(record_path)
-    text = render(record, manager)
+    text = render(record, manager, max_points)
     out = Path(out)
     records.write_atomic(out, text)
     return out
+
+
+def page_size(text: str) -> dict[str, int]:
+    """Bytes of a rendered page: total, the embedded plotly.js, and the series data."""
+    start = text.find('id="bench-data"')
+    data = len(text[start:text.find("</script>", start)].encode()) if start >= 0 else 0
+    return {"total": len(text.encode()), "plotly_js": len(plotly_js_gzip_b64()),
+            "data": data}
