@@ -85,6 +85,14 @@ def default_candidates(fetch_name: str, shared_folder: str) -> list[Path]:
     return [cache_dir() / fetch_name, SHARED_DATA / shared_folder]
 
 
+def title(name: str, sample: bool, n: int, total: int, unit: str) -> str:
+    """How tables name a dataset: ``"nab (sample, 1 of 58 series)"`` for a shipped sample,
+    ``"nab (3 of 58 series)"`` for a selection of the full set, ``"nab"`` for all of it."""
+    if sample:
+        return f"{name} (sample, {n} of {total} {unit})"
+    return f"{name} ({n} of {total} {unit})" if n < total else name
+
+
 def sha256_files(paths: Iterable[Path]) -> str:
     """SHA-256 over the bytes of ``paths`` (in the given order) and their names: 16 hex digits.
     Recorded as ``meta["source_sha256"]``, a fingerprint of the files a dataset was read from."""

@@ -92,7 +92,7 @@ def nab(*, path: str = "", sample: bool = False, series: str = "*", train_end: f
     return bench.Dataset(
         NAME, out, description=_util.describe(nab),
         license="MIT (LICENSE.txt)", family="time-series", provenance=PROVENANCE,
-        evaluation=EVALUATION,
+        evaluation=EVALUATION, title=_util.title(NAME, root == SAMPLE, len(out), 58, "series"),
         meta={"source_sha256": _util.sha256_files([wfile, *(root / "data" / k for k in keys)]),
               "root": str(root), "split_rule": "probation 15 %, validation 15-50 %, test 50-100 %"},
     )

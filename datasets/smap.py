@@ -155,6 +155,7 @@ def load(name: str, spacecraft: str, path: str, sample: bool, channels: str,
               "split_rule": f"train = the channel's train array (no labels); validation = first "
                             f"{val_frac:.0%} of its test array; test = the rest"},
         evaluation=EVALUATION,
+        title=_util.title(name, p == SAMPLE, len(series), CHANNELS[name], "channels"),
     )
 
 
@@ -163,6 +164,9 @@ EVALUATION = bench.Evaluation(
     protocol="semi-supervised",
     split="train = the channel's nominal train array; validation = the first part of its test "
           "array; test = the rest")
+
+#: distinct channels in the full sets (telemanom's labeled_anomalies.csv; P-2 is listed twice)
+CHANNELS = {"smap": 54, "msl": 27}
 
 DESCRIPTIONS = {
     "smap": "NASA SMAP satellite telemetry (telemanom, Hundman et al. KDD 2018): 54 channels "
@@ -177,10 +181,10 @@ _SPLIT_DOC = """
     Each channel is one series: its train array (assumed normal, unlabelled) then its test array.
     Training range = the train array; validation = the first val_frac of the test array; test =
     the rest.  Anomalies sit late in most test arrays, so with val_frac=0.5 only 18 of the 82
-    label rows have a range in validation (13 in both validation and test): thresholds
-    from training scores (mean_std, percentile) are telemanom's own choice and suit this set.
-    channels: fnmatch patterns separated by | (e.g. P-*|T-3); sample=true: the 2 channels shipped
-    with bench (a bare `bench run` uses one)."""
+    label rows have a range in validation (13 in both validation and test): label-free
+    thresholds (mean_std, percentile of the unlabelled validation scores) suit this set.
+    channels: fnmatch patterns separated by | (e.g. P-*|T-3); sample=true: the 4 channels per
+    spacecraft shipped with bench (a bare `bench run` uses all 4; see PROVENANCE.md)."""
 
 
 def smap(*, path: str = "", sample: bool = False, channels: str = "*",
@@ -199,5 +203,5 @@ msl.__doc__ = DESCRIPTIONS["msl"] + _SPLIT_DOC
 
 @bench.hookimpl
 def bench_register_datasets(register):
-    register("smap", smap, default_run={"sample": True, "channels": "T-3"}, evaluation=EVALUATION)
-    register("msl", msl, default_run={"sample": True, "channels": "C-2"}, evaluation=EVALUATION)
+    register("smap", smap, default_run={"sample": True}, evaluation=EVALUATION)
+    register("msl", msl, default_run={"sample": True}, evaluation=EVALUATION)

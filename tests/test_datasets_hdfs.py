@@ -25,7 +25,7 @@ def test_parse_of_raw_2k_log_matches_loghub_structured_csv():
 
 
 def test_structured_csv_and_raw_log_give_the_same_dataset():
-    raw = hdfs.hdfs().series[0]
+    raw = hdfs.hdfs(source="2k").series[0]
     csv = hdfs.hdfs(path=str(DATA / "HDFS_2k.log_structured.csv"),
                     labels=str(DATA / "HDFS_2k_block_labels.csv")).series[0]
     assert raw.meta["block_ids"] == csv.meta["block_ids"]
@@ -35,7 +35,7 @@ def test_structured_csv_and_raw_log_give_the_same_dataset():
 
 
 def test_shipped_2k_sessions_labels_and_chronological_split():
-    ds = hdfs.hdfs()
+    ds = hdfs.hdfs(source="2k")
     s = ds.series[0]
     assert s.values.shape == (2200, 14) and s.values.dtype == np.float32
     assert int(s.labels.sum()) == 69
@@ -52,13 +52,13 @@ def test_shipped_2k_sessions_labels_and_chronological_split():
 
 
 def test_feature_weightings_and_line_view():
-    counts = hdfs.hdfs().series[0]
-    binary = hdfs.hdfs(features="binary").series[0]
-    tfidf = hdfs.hdfs(features="tfidf").series[0]
+    counts = hdfs.hdfs(source="2k").series[0]
+    binary = hdfs.hdfs(source="2k", features="binary").series[0]
+    tfidf = hdfs.hdfs(source="2k", features="tfidf").series[0]
     np.testing.assert_array_equal(binary.values, (counts.values > 0).astype(np.float32))
     assert (tfidf.values[counts.values == 0] == 0).all()
     assert not np.allclose(tfidf.values, counts.values)
-    lines = hdfs.hdfs(view="lines").series[0]
+    lines = hdfs.hdfs(source="2k", view="lines").series[0]
     assert lines.values.shape == (2000, 14)
     np.testing.assert_array_equal(lines.values.sum(axis=1), 1)
     with pytest.raises(bench.BenchError, match="features="):

@@ -46,7 +46,8 @@ def test_each_injection_changes_the_distribution(kind):
 
 def test_sample_labels_split_and_determinism():
     ds = tel.telemetry(sample=True)
-    assert len(ds) == 5 and "injected" in ds.description
+    assert len(ds) == 25 and "injected" in ds.description
+    assert ds.title == "telemetry (sample, 25 of 625 probes)"
     for s in ds:
         days = len(s) + 1
         assert s.values.shape == (days - 1, 5)
