@@ -98,12 +98,22 @@ def harness_window(factory: Any, protocol: Protocol, s: Series) -> int:
     return default if s.n_features == 1 else 1
 
 
+def takes_segments(factory: Any) -> bool:
+    """True when the detector's ``fit`` takes ``segments=[(start, stop), ...]``: the contiguous
+    runs of the rows it is given, inside which its windows must stay."""
+    try:
+        return "segments" in inspect.signature(factory.fit).parameters
+    except (AttributeError, TypeError, ValueError):
+        return False
+
+
 def _fit_rows(factory: Any, s: Series, mask: np.ndarray) -> tuple[np.ndarray, list, str]:
     """(training mask, contiguous runs of it, note) for a detector that windows itself: under a
     mask with gaps (semi-supervised rows removed) it gets only the longest contiguous run, since
-    a single ``fit(X)`` would splice its windows across the removed rows; the note says so."""
+    a single ``fit(X)`` would splice its windows across the removed rows; the note says so.  A
+    detector whose ``fit`` takes ``segments`` gets every run, with their bounds."""
     runs = runs_of(mask)
-    if len(runs) <= 1 or not windows_itself(factory):
+    if len(runs) <= 1 or not windows_itself(factory) or takes_segments(factory):
         return mask, runs, ""
     a, b = max(runs, key=lambda r: r[1] - r[0])
     kept = np.zeros_like(mask)
@@ -132,10 +142,13 @@ def fit_and_score(factory: Any, params: dict[str, Any], s: Series, cell: Cell,
                         f"{type(exc).__name__}: {exc}; fix the plugin's __init__") from exc
     kwargs = _fit_kwargs(detector.fit, X[r["val"]], cell.seed)
     window = harness_window(factory, cell.protocol, s)
+    offsets = np.cumsum([0] + [b - a for a, b in runs])
+    segments = [(int(o), int(o + b - a)) for o, (a, b) in zip(offsets, runs)]
     if window > 1:  # windows of the fitted rows never cross a removed row
         detector = Windowed(detector, window)
-        offsets = np.cumsum([0] + [b - a for a, b in runs])
-        kwargs["segments"] = [(int(o), int(o + b - a)) for o, (a, b) in zip(offsets, runs)]
+        kwargs["segments"] = segments
+    elif takes_segments(factory):
+        kwargs["segments"] = segments
     t0 = time.perf_counter()
     try:
         fitted = detector.fit(X[train_mask], **kwargs)

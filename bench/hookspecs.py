@@ -83,10 +83,15 @@ def bench_register_detectors(register):
 
     A detector has:
 
-    * ``fit(X, *, X_val=None, seed=0) -> self``: ``X`` float32 ``[T, F]``: the training rows (by
-      default only the normal ones); ``X_val``: the validation rows, unlabelled, e.g. for early
-      stopping; ``seed``: an int to seed every random choice.  Both keywords are optional in the
-      signature: ``bench`` passes only those ``fit`` accepts.
+    * ``fit(X, *, X_val=None, seed=0) -> self``: ``X`` float32 ``[T, F]``: the training rows
+      (every one under the unsupervised protocol, the normal ones under semi-supervised);
+      ``X_val``: the validation rows, unlabelled, e.g. for early stopping; ``seed``: an int to
+      seed every random choice.  Both keywords are optional in the signature: ``bench`` passes
+      only those ``fit`` accepts.  A detector that windows its input itself (its factory takes
+      ``window``) and accepts ``segments`` gets ``segments=[(start, stop), ...]``, the contiguous
+      runs of ``X`` that its windows must not cross; without it, semi-supervised training gives
+      it only the longest normal run.  Row detectors may declare ``default_window = N``: on a
+      univariate series the harness then feeds them causal windows of ``N`` rows (``--window``).
     * ``score(X) -> float array [T]``: higher = more anomalous; one finite value per row.
     * optionally ``explain(X) -> float array [T, F]``: per-feature contributions to the score.
     * optionally, set by ``fit``: ``device_`` (str, e.g. ``"cuda:0"``; recorded per cell) and

@@ -43,11 +43,20 @@ def indexed(*, n: int = 300, n_series: int = 1):
     return bench.Dataset("indexed", out, description="row index", license="CC0")
 
 
+class SegmentSpy(WindowSpy):
+    """Windows itself and takes the bounds of the contiguous runs it is given."""
+
+    def fit(self, X, *, segments=None, seed=0):
+        RowSpy.seen.append((np.array(X, copy=True), segments))
+        return self
+
+
 class Plugin:
     @bench.hookimpl
     def bench_register_detectors(self, register):
         register("rowspy", RowSpy)
         register("winspy", WindowSpy)
+        register("segspy", SegmentSpy)
 
     @bench.hookimpl
     def bench_register_datasets(self, register):
@@ -111,6 +120,15 @@ def test_a_detector_that_windows_itself_gets_one_contiguous_run(manager):
     rows = RowSpy.seen[0][:, 0].astype(int)
     assert rows.tolist() == list(range(45, 100))  # the longest normal run of the training range
     assert cell["harness_window"] == 1 and "longest normal run" in cell["protocol_notes"][0]
+
+
+def test_a_detector_taking_segments_gets_every_run_and_their_bounds(manager):
+    cell = run(manager, "segspy", Protocol("semi-supervised", standardize=False))
+    rows, segments = RowSpy.seen[0]
+    assert len(rows) == 140 and segments == [(0, 40), (40, 95), (95, 140)]
+    assert [rows[a:b, 0][[0, -1]].tolist() for a, b in segments] == [[0, 39], [45, 99],
+                                                                      [105, 149]]
+    assert "protocol_notes" not in cell
 
 
 def test_window_scores_are_causal_and_aligned_to_the_last_row():
