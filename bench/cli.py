@@ -215,6 +215,9 @@ def _tolerances(items: tuple[str, ...]) -> dict[str, float]:
                              f"cost:event=5") from None
         if not eq:
             raise BenchError(f"--tolerance {item!r}: write METRIC=NUMBER")
+        if not 0 <= out[name.strip()] < float("inf"):  # NaN fails this too
+            raise BenchError(f"--tolerance {item!r}: the tolerance must be a finite number "
+                             f"of at least 0")
     return out
 
 

@@ -138,6 +138,10 @@ CLI_CASES = [  # (id, argv, text in the one-line error)
      "--dir /proc/x: cannot create"),
     ("history nosuchmetric", ["history", "nosuchmetric", "--dir", "RECORD_DIR"],
      "no metric 'nosuchmetric'"),
+    ("--tolerance f1=nan", ["compare", "RECORD", "RECORD", "--tolerance", "f1=nan"],
+     "--tolerance 'f1=nan': the tolerance must be a finite number"),
+    ("--tolerance f1=-1", ["compare", "RECORD", "RECORD", "--tolerance", "f1=-1"],
+     "--tolerance 'f1=-1': the tolerance must be a finite number"),
 ]
 
 
@@ -189,3 +193,54 @@ def test_csv_value_beyond_float_range_fails_naming_file_row_and_feature(capsys, 
     assert code == 1, err
     assert "series 'probe'" in err and "(first at row 120)" in err and "feature 0" in err, err
     assert "Traceback" not in err
+
+
+# ----------------------------------------------------------------------------- wider fuzz
+
+FUZZ = [  # command lines a careless user types; each must end in a usage error or one line
+    ["run", "-d", ""], ["run", "-d", ":"],
+    ["run", "-d", "synthetic:=1"], ["run", "-d", "synthetic:length="],
+    ["run", "-d", "synthetic:length=abc"], ["run", "-d", "synthetic:n_series=1e400"],
+    ["run", "-d", "synthetic:seed=nan"], ["run", "-d", "synthetic:seed=-inf"],
+    ["run", "-d", "nosuch"], ["run", "-d", "synthetic", "-m", "nosuch"],
+    ["run", "-d", "synthetic", "-m", "iforest:nosuch=1"],
+    ["run", "-d", "synthetic", "-m", "kde:bandwidth=abc"],
+    ["run", "-d", "synthetic", "-m", "kde:bandwidth=nan"],
+    ["run", "-d", "synthetic", "-m", "kde:bandwidth=1e400"],
+    ["run", "-d", "synthetic", "-m", "iforest:n_estimators=2.5"],
+    ["run", "-d", "synthetic", "-m", "iforest", "--seed", "abc"],
+    ["run", "-d", "synthetic", "-m", "iforest", "--seed", "1e400"],
+    ["run", "-d", "synthetic", "-m", "iforest", "--threshold", "nosuch"],
+    ["run", "-d", "synthetic", "-m", "iforest", "--threshold", "percentile:q=nan"],
+    ["run", "-d", "synthetic", "-m", "iforest", "--cost", "event:c_alarm=nan"],
+    ["run", "-d", "synthetic", "-m", "iforest", "--cost", "event:tolerance=1e400"],
+    ["run", "-d", "synthetic", "-m", "iforest", "--metric", "nosuch"],
+    ["run", "-d", "synthetic", "-m", "iforest", "--memory-limit", "0"],
+    ["run", "-d", "synthetic", "-m", "iforest", "--memory-limit", "-1GB"],
+    ["run", "-d", "synthetic", "-m", "iforest", "--executor", "process", "--timeout", "-1"],
+    ["run", "-d", "synthetic", "-m", "iforest", "--timeout", "5"],
+    ["run", "-d", "synthetic", "-m", "iforest", "--executor", "nosuch"],
+    ["run", "-d", "synthetic", "-m", "iforest", "--scheduler", "tcp://x:1"],
+    ["run", "-d", "synthetic", "-m", "iforest", "--format", "nosuch"],
+    ["run", "-d", "synthetic", "-m", "iforest", "-j", "0"],
+    ["leaderboard", "/nonexistent"], ["leaderboard", "/dev/null"], ["leaderboard", "/proc"],
+    ["report", "/nonexistent"], ["compare", "/nonexistent", "/nonexistent"],
+    ["compare", "RECORD", "RECORD", "--tolerance", "f1"],
+    ["compare", "RECORD", "RECORD", "--tolerance", "f1=abc"],
+    ["history", "f1", "--dir", "/nonexistent"], ["list", "nosuch"], ["-p", "nosuch", "list",
+                                                                       "datasets"],
+]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("argv", FUZZ, ids=[" ".join(a) or "empty" for a in FUZZ])
+def test_fuzzed_invocations_end_in_one_line_never_a_traceback(argv, capsys, a_record, tmp_path,
+                                                              monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    record = str(next(a_record.glob("*.json")))
+    code, _, err = run_cli(capsys, *[record if a == "RECORD" else a for a in argv])
+    assert "Traceback" not in err, err
+    assert code in (1, 2), (code, err)  # 2: click's usage errors
+    if code == 1:
+        assert len([ln for ln in err.splitlines() if ln.startswith("bench: error:")]) == 1, err
+    assert not list(tmp_path.glob("results/*.json"))  # nothing ran
