@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -41,15 +42,75 @@ def collect(records: list[dict[str, Any]], metric: str, *, dataset: str | None =
     return rows
 
 
-def _row(rec: dict[str, Any], cell: dict[str, Any], eid: str, v: float, status: str):
+def _row(rec: dict[str, Any], cell: Any, eid: str, v: float, status: str):
     return {"created": rec.get("created", ""), "commit": (rec.get("git_commit") or "")[:10],
             "run_id": rec.get("run_id", ""), "cell": f"{_cell_id(cell)} @ {eid}" if eid else
             _cell_id(cell) + f" seed={cell.get('seed', 0)}", "seed": cell.get("seed", 0),
-            "value": float(v), "status": status}
+            "dataset": _label(cell, "dataset"), "detector": _label(cell, "detector"),
+            "threshold": eid, "value": float(v), "status": status}
+
+
+def _label(cell: Any, what: str) -> str:
+    """A cell's dataset or detector as tables name it (typed records and plain dicts alike)."""
+    v = getattr(cell, f"{what}_label", None)
+    return str(v if isinstance(v, str) and v else cell.get(what, ""))
+
+
+#: line colours (Okabe-Ito, readable by colour-blind readers; then tab20's) and dash patterns;
+#: a line's style is (colour, dash, marker) of its detector, the same in every panel
+COLOURS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
+           "#000000", "#8c564b", "#7f7f7f", "#bcbd22", "#17becf")
+DASHES = ("-", "--", ":", "-.")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+MAX_XLABELS = 8  # per 6.2-inch panel: slanted labels 0.75 inch apart
+
+
+def _styles(keys: list[str]) -> dict[str, dict[str, Any]]:
+    """A distinct (colour, dash, marker) per key: colours first, then dashes, then markers."""
+    out = {}
+    for i, k in enumerate(keys):
+        out[k] = {"color": COLOURS[i % len(COLOURS)],
+                  "linestyle": DASHES[(i // len(COLOURS)) % len(DASHES)],
+                  "marker": MARKERS[(i // (len(COLOURS) * len(DASHES)) + i) % len(MARKERS)]}
+    return out
+
+
+def _natural(text: str) -> list[Any]:
+    """Sort key that puts detector_2 before detector_10."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
+
+
+def _line_name(r: dict[str, Any], several_thr: bool, several_seeds: bool) -> str:
+    name = r["detector"]
+    if several_thr and r["threshold"]:
+        name += f" @ {r['threshold']}"
+    if several_seeds:
+        name += f" seed {r['seed']}"
+    return name
+
+
+def _xlabels(runs: list[tuple[str, str, str]]) -> list[tuple[int, str]]:
+    """At most :data:`MAX_XLABELS` evenly spaced (position, "commit\ndate") tick labels."""
+    step = max(1, -(-len(runs) // MAX_XLABELS))
+    return [(i, f"{c or '?'}\n{t[:10]}") for i, (t, _, c) in enumerate(runs) if i % step == 0]
 
 
 def plot(rows: list[dict[str, Any]], metric: str, path: str | Path) -> Path:
-    """A line per cell over the records' creation order; moves are circled."""
+    """Write :func:`figure` as a PNG at ``path`` (the image grows to hold the legend)."""
+    import matplotlib.pyplot as plt
+
+    fig = figure(rows, metric)
+    path = Path(path)
+    fig.savefig(path, dpi=110, bbox_inches="tight", pad_inches=0.15)
+    plt.close(fig)
+    return path
+
+
+def figure(rows: list[dict[str, Any]], metric: str):
+    """The metric over the records' creation order: one panel per dataset, one line per detector
+    (and threshold or seed when there are several), the same style for a detector in every panel
+    and one legend outside the panels, on the right; values that moved since the previous run
+    are circled.  At most MAX_XLABELS x labels (commit and date), slanted."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -57,23 +118,54 @@ def plot(rows: list[dict[str, Any]], metric: str, path: str | Path) -> Path:
 
     runs = sorted({(r["created"], r["run_id"], r["commit"]) for r in rows})
     x_of = {run[1]: i for i, run in enumerate(runs)}
-    series: dict[str, list[tuple[int, float, bool]]] = defaultdict(list)
+    several_thr = len({r["threshold"] for r in rows if r["threshold"]}) > 1
+    several_seeds = len({r["seed"] for r in rows}) > 1
+    panels: dict[str, dict[str, list[tuple[int, float, bool]]]] = defaultdict(
+        lambda: defaultdict(list))
     for r in rows:
-        series[r["cell"]].append((x_of[r["run_id"]], r["value"], r["moved"]))
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    for name, pts in series.items():
-        xs, ys, moved = zip(*pts)
-        ax.plot(xs, ys, marker="o", label=name, linewidth=1.2)
-        mx = [x for x, m in zip(xs, moved) if m]
-        my = [y for y, m in zip(ys, moved) if m]
-        ax.scatter(mx, my, s=160, facecolors="none", edgecolors="red", linewidths=1.5)
-    ax.set_xticks(range(len(runs)))
-    ax.set_xticklabels([f"{c or '?'}\n{t[:16]}" for t, _, c in runs], fontsize=7)
-    ax.set_ylabel(metric)
-    ax.set_title(f"{metric} across runs (red circles: moved since the previous run)")
-    ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+        name = _line_name(r, several_thr, several_seeds)
+        panels[r["dataset"]][name].append((x_of[r["run_id"]], r["value"], r["moved"]))
+    names = sorted({n for lines in panels.values() for n in lines}, key=_natural)
+    style = _styles(names)
+    n_panels = len(panels)
+    ncols = 1 if n_panels <= 3 else 2
+    nrows = -(-n_panels // ncols)
+    legend_rows = (len(names) + 1) / (1 if len(names) < 22 else 2)
+    panel_h = min(2.3 + 0.07 * max(len(lines) for lines in panels.values()), 6.0)
+    height = max(panel_h * nrows + 1.2, 0.15 * legend_rows + 0.8)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.2 * ncols, height),
+                             sharex=True, squeeze=False)
+    for ax, (dataset, lines) in zip(axes.flat, sorted(panels.items())):
+        for name, pts in sorted(lines.items(), key=lambda kv: _natural(kv[0])):
+            pts.sort()
+            xs, ys, moved = zip(*pts)
+            ax.plot(xs, ys, label=name, linewidth=1.4, markersize=4, **style[name])
+            mx = [x for x, m in zip(xs, moved) if m]
+            my = [y for y, m in zip(ys, moved) if m]
+            ax.scatter(mx, my, s=110, facecolors="none", edgecolors="red", linewidths=1.3,
+                       zorder=3)
+        ax.set_title(dataset, fontsize=9, loc="left")
+        ax.set_ylabel(metric, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[n_panels:]:
+        ax.set_visible(False)
+    ticks = _xlabels(runs)
+    for ax in axes[-1]:
+        ax.set_xticks([i for i, _ in ticks])
+        ax.set_xticklabels([t for _, t in ticks], fontsize=7, rotation=30, ha="right")
+    if ncols == 2 and n_panels % 2:  # the right column ends above an empty slot: own x labels
+        axes[-2][1].tick_params(labelbottom=True)
+        axes[-2][1].set_xticks([i for i, _ in ticks])
+        axes[-2][1].set_xticklabels([t for _, t in ticks], fontsize=7, rotation=30, ha="right")
+    handles = [plt.Line2D([], [], label=n, linewidth=1.4, markersize=4, **style[n]) for n in names]
+    handles.append(plt.Line2D([], [], linestyle="none", marker="o", markersize=9,
+                              markerfacecolor="none", markeredgecolor="red",
+                              label="moved since the previous run"))
+    fig.suptitle(f"{metric} across {len(runs)} runs ({len(names)} lines, {n_panels} "
+                 f"dataset{'s' if n_panels != 1 else ''})", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    # outside the panels, on the right; savefig's tight box grows the image to hold it
+    fig.legend(handles=handles, loc="upper left", fontsize=7, frameon=False,
+               bbox_to_anchor=(1.0, 0.95), ncols=1 if len(handles) <= 22 else 2)
+    return fig
