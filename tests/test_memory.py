@@ -73,3 +73,16 @@ def test_a_new_lifetime_high_is_exact_without_any_sample():
     """)
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert 240 <= float(out.stdout) <= 290, out.stdout
+
+
+def test_a_cell_records_its_peak_and_the_compute_cost_reads_it():
+    from bench import api
+
+    rec = api.run(api.plan(["synthetic:n_series=2,length=600"], ["constant"],
+                           costs=["event", "compute"]), out=None)
+    (cell,) = rec["cells"]
+    assert cell["status"] == "ok", cell["error"]
+    peak = cell["peak_mem_mb"]
+    assert peak is not None and peak >= 0
+    assert "retained_mem_mb" in cell.extra
+    assert cell["compute"]["compute"]["peak_mem_mb"] == peak
