@@ -459,7 +459,7 @@ def _table_title(t: Table) -> str:
     sort = f"sorted by {t.headline.header}, {_direction(t.headline)}"
     if t.oracle:
         return f"ORACLE {t.dataset}: threshold '{t.threshold}' chosen on TEST labels; {sort}"
-    flag = "" if t.beats_chance else f" -- NO DETECTOR BEATS CHANCE on {t.headline.label}"
+    flag = "" if t.beats_chance else " -- NO DETECTOR BEATS CHANCE"
     return f"{t.dataset}: {sort}{flag}"
 
 
