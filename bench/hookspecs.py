@@ -48,7 +48,19 @@ def bench_register_datasets(register):
       CLI can convert ``key=value`` text) and returning a :class:`bench.Dataset`.
     * ``meta`` (optional): ``description=`` (shown by ``bench list datasets``; defaults to the
       factory's docstring), ``default_run=True`` to include it in a bare ``bench run`` (only for
-      data that ships with the plugin), or a dict of parameters to use in that run.
+      data that ships with the plugin), or a dict of parameters to use in that run;
+      ``evaluation=`` the dataset's :class:`bench.Evaluation` (below), so that a run can plan
+      its threshold and metrics without loading the data.
+
+    A dataset declares how it is evaluated: ``bench.Dataset(..., evaluation=bench.Evaluation(
+    headline="vus_pr", thresholded="f1", threshold="best_f1", cost="", protocol="unsupervised",
+    split="..."))`` (those are the defaults: VUS-PR for time series with F1 beside it, labels
+    unused).  ``headline`` is what its tables sort by: a metric name or ``"cost:NAME"`` (that
+    cost model's test total, lower is better; HPC declares ``cost:event`` with ``cost=
+    "event:c_alarm=1,c_missed=5,tolerance=12"`` and ``threshold="min_cost"``, as its course).
+    ``protocol``: ``"unsupervised"`` or ``"semi-supervised"`` (the run's default for this
+    dataset).  Every cell records the declaration (``declared``, ``headline``).  A sample of a
+    larger set says so in ``Dataset(title=...)``, e.g. ``"nab (sample, 1 of 58 series)"``.
 
     Missing data must raise :class:`bench.BenchError` naming the path and how to get the data.
     The dataset fills ``description``, ``provenance`` and ``license``; labels align with values;
