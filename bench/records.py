@@ -426,7 +426,8 @@ class RunRecord:
             "schema": self.schema, "run_id": self.run_id, "created": self.created,
             "bench_version": self.bench_version, "git_commit": self.git_commit,
             "environment": self.environment, "grid": self.grid, "n_cells": self.n_cells,
-            "status": self.status, "cells": [c.to_json() for c in self.cells]}
+            "status": self.status, "complete": self.complete,
+            "cells": [c.to_json() for c in self.cells]}
         out.update(self.extra)
         return out
 
@@ -456,7 +457,7 @@ class RunRecord:
                    for i, c in enumerate(d["cells"])]
         n_cells = _need(d, "n_cells", int, rw, len(results))
         known = {"schema", "run_id", "created", "bench_version", "git_commit", "environment",
-                 "grid", "n_cells", "status", "cells"}
+                 "grid", "n_cells", "status", "complete", "cells"}
         return cls(
             run_id=_need(d, "run_id", str, rw, ""),
             created=_need(d, "created", str, rw, ""),

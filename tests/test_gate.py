@@ -376,3 +376,13 @@ def test_store_load_names_what_is_wrong(tmp_path):
     (tmp_path / "k2.npz").write_bytes((tmp_path / "k1.npz").read_bytes())
     got, why = store.load(tmp_path, "k2", {"a": 4})
     assert got is None and "holds the scores of fit key 'k1', not 'k2'" in why
+
+
+def test_leaderboard_of_a_partial_record_says_so(base_run, tmp_path, capsys):
+    base, _ = base_run
+    partial = copy.deepcopy(base)
+    partial.cells, partial.status = partial.cells[:1], "interrupted"
+    records.save(partial, tmp_path / "partial.json")
+    code, out, err = run_cli(capsys, "leaderboard", str(tmp_path / "partial.json"))
+    assert code == 0 and "warning: partial results" in err and "1 of 2 cells did not finish" in err
+    assert json.loads((tmp_path / "partial.json").read_text())["complete"] is False

@@ -155,14 +155,17 @@ def test_metric_code_version_in_key_and_not_in_fit_key(tmp_path):
 
 def test_ctrl_c_keeps_finished_cells_and_marks_the_rest_interrupted(tmp_path):
     class StopAfterTwo:
-        def __init__(self, **_):
-            pass
+        def __init__(self, manager=None, **_):
+            self.manager = manager
 
-        def map(self, fn, cells):
+        def map(self, run_one, cells, emit=None):
             for i, cell in enumerate(cells):
                 if i == 2:
                     raise KeyboardInterrupt
-                yield fn(cell)
+                yield run_one(cell, self.manager)
+
+        def cancel(self):
+            return []  # nothing is in flight between two cells
 
         def close(self):
             pass
