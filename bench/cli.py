@@ -151,7 +151,10 @@ def run(ctx, datasets, detectors, thresholds, costs, metrics, seeds, protocol, t
 @click.pass_context
 def leaderboard(ctx, record, fmt, wide):
     """Print the leaderboards of a run RECORD (a JSON file, or a directory: its newest run)."""
-    click.echo(render(records.load(record), fmt, _manager(ctx), wide=wide), nl=False)
+    rec = records.load(record)
+    if not rec.complete:
+        _log(f"bench: warning: partial results: {rec.incomplete_reason()}")
+    click.echo(render(rec, fmt, _manager(ctx), wide=wide), nl=False)
 
 
 @cli.command()
@@ -306,6 +309,7 @@ def baseline_check_cmd(ctx, directory, out, tolerance, allow_incomplete, allow_m
     head = api.run(api.quick_suite(manager), out=out, manager=manager,
                    on_cell=lambda c, d, t: _log(f"[{d}/{t}] {c['dataset']} x {c['detector']}: "
                                                 f"{c['status']}"))
+    base = api.reevaluate_base(base, head, Path(directory) / "scores", manager, _log)
     cmp = compare(base, head, tolerances=_tolerances(tolerance), manager=manager)
     click.echo(render_cmp(cmp), nl=False)
     _gate(ctx, cmp, allow_incomplete, allow_missing, allow_not_comparable)
