@@ -142,9 +142,12 @@ class KDE:
         if len(X) > self.max_train:
             X = X[np.linspace(0, len(X) - 1, self.max_train).astype(int)]
         self.train_ = X
-        self.bandwidth_ = self.bandwidth or scott_bandwidth(*X.shape)
+        # None means Scott's rule; 0 is a bad value (rejected), never a silent Scott's rule
+        self.bandwidth_ = self.bandwidth if self.bandwidth is not None \
+            else scott_bandwidth(*X.shape)
         if not self.bandwidth_ > 0:
-            raise bench.BenchError(f"kde: bandwidth must be > 0, got {self.bandwidth_}")
+            raise bench.BenchError(f"kde: bandwidth must be > 0, got {self.bandwidth_}; "
+                                   f"leave it out for Scott's rule")
         self.backend_ = _resolve_backend(self.backend)
         if self.backend_ == "jax":
             import jax

@@ -244,3 +244,14 @@ def test_fuzzed_invocations_end_in_one_line_never_a_traceback(argv, capsys, a_re
     if code == 1:
         assert len([ln for ln in err.splitlines() if ln.startswith("bench: error:")]) == 1, err
     assert not list(tmp_path.glob("results/*.json"))  # nothing ran
+
+
+def test_kde_bandwidth_zero_is_rejected_not_recorded_as_zero_while_scott_is_used():
+    from bench import api
+    from bench.plugins import Manager
+
+    m = Manager()
+    cells = api.plan(["synthetic:n_series=1,length=400"], ["kde:bandwidth=0", "kde"], manager=m)
+    bad, scott = api.run(cells, out=None, manager=m).cells
+    assert bad.status == "error" and "kde: bandwidth must be > 0, got 0.0" in bad.error
+    assert scott.status == "ok" and scott.params["bandwidth"] is None
