@@ -62,6 +62,7 @@ class SeriesResult:
     device: str
     explain: np.ndarray | None = None
     compiles: int = 0
+    compile_s: float = 0.0  # seconds tracing and compiling (the detector's compile_s_)
     window: int = 1  # rows per harness window (1: none)
     note: str = ""  # how the protocol was applied, when it had to adapt (see _fit_rows)
 
@@ -178,19 +179,25 @@ def fit_and_score(factory: Any, params: dict[str, Any], s: Series, cell: Cell,
             raise CellError(f"{who}: explain() returned shape {explain.shape}; it must return "
                             f"[T, F] = ({r['test'].stop - r['test'].start}, {s.n_features})")
     compiles = int(getattr(detector, "compiles_", 0) or 0)
-    res = SeriesResult(s.name, scores, fit_s, score_s, device, explain, compiles, window, note)
+    res = SeriesResult(s.name, scores, fit_s, score_s, device, explain, compiles,
+                       float(getattr(detector, "compile_s_", 0.0) or 0.0), window, note)
     return res, train_mask
 
 
 def _fit_all(factory: Any, params: dict[str, Any], ds: Dataset, cell: Cell,
              plugin: str = "") -> tuple[
         dict[str, np.ndarray], dict[str, np.ndarray], dict[str, Any]]:
-    """Fit and score every series: (scores by series, test-range explanations, timings)."""
+    """Fit and score every series: (scores by series, test-range explanations, timings).  A
+    detector that declares the ``fleet`` capability gets all series at once (bench.fleet)."""
     who = f"detector '{cell.detector.name}'" + (f" (plugin '{plugin}')" if plugin else "")
+    from .fleet import can_fleet, fit_fleet_all
+
+    if can_fleet(factory) and all(harness_window(factory, cell.protocol, s) == 1 for s in ds):
+        return fit_fleet_all(factory, params, ds, cell, who)
     scores, explain = {}, {}
     fit_s = score_s = 0.0
     devices = set()
-    compiles = 0
+    compiles, compile_s = 0, 0.0
     windows, notes = set(), []
     with PeakMemory() as mem:
         for s in ds:
@@ -200,6 +207,7 @@ def _fit_all(factory: Any, params: dict[str, Any], ds: Dataset, cell: Cell,
             score_s += res.score_s
             devices.add(res.device)
             compiles += res.compiles
+            compile_s += res.compile_s
             windows.add(res.window)
             notes += [res.note] if res.note else []
             if res.explain is not None:
@@ -209,6 +217,8 @@ def _fit_all(factory: Any, params: dict[str, Any], ds: Dataset, cell: Cell,
             "device": ",".join(sorted(devices)), "n_points": int(sum(len(s) for s in ds))}
     if compiles:
         info["compiles"] = compiles
+    if compile_s:
+        info["compile_s"] = round(compile_s, 3)
     info["harness_window"] = max(windows, default=1)  # rows per harness window; 1 = none
     if notes:
         info["protocol_notes"] = notes

@@ -106,10 +106,25 @@ def bench_register_detectors(register):
       univariate series the harness then feeds them causal windows of ``N`` rows (``--window``).
     * ``score(X) -> float array [T]``: higher = more anomalous; one finite value per row.
     * optionally ``explain(X) -> float array [T, F]``: per-feature contributions to the score.
-    * optionally, set by ``fit``: ``device_`` (str, e.g. ``"cuda:0"``; recorded per cell) and
-      ``compiles_`` (int: programs a JIT compiled); and the ``fleet`` capability (the factory
-      declares ``__bench_tags__ = {"fleet": True}`` and has ``fit_fleet`` / ``score_fleet``,
-      :class:`bench.contract.FleetDetector`).  Typed as :class:`bench.contract.Detector`.
+    * optionally, set by ``fit``: ``device_`` (str, e.g. ``"cuda:0"``; recorded per cell),
+      ``compiles_`` (int: programs a JIT compiled, persistent-cache hits excluded) and
+      ``compile_s_`` (float seconds spent compiling, recorded as the cell's ``compile_s``).
+      Typed as :class:`bench.contract.Detector`.
+
+    **Fleets** (optional capability, :class:`bench.contract.FleetDetector`): a detector that can
+    train the models of many series together (e.g. in one compiled JAX program) declares
+    ``__bench_tags__ = {"fleet": True}`` on its class and has
+
+    * ``fit_fleet(Xs, *, X_vals, seeds) -> self``: one training array per series of the cell
+      (as ``fit`` gets them), their validation rows and seeds; afterwards ``members_[i]`` is a
+      detector fitted on series ``i``, picklable, with ``score`` / ``explain``.
+    * ``score_fleet(Xs) -> list[float array [T_i]]``: one score array per series, in order;
+      optionally ``explain_fleet(Xs) -> list[[T_i, F]]``.
+
+    The runner then hands it every series of a cell at once (unless the run wraps the detector
+    in harness windows); ``fit_s`` / ``score_s`` are the fleet's wall times.  Rule: each series
+    still gets its own independent model, so fleet results equal ``fit`` + ``score`` of a fresh
+    detector per series with the same seed, to float rounding (``check_fleet_matches_series``).
 
     Rules (``bench.testing.check_detector`` checks each): ``__init__`` only stores parameters;
     ``score`` before ``fit`` raises an error that says to call ``fit()``; the same seed gives the
@@ -227,21 +242,6 @@ def bench_run_started(run):
     ``run_id``, ``cells`` (count), ``datasets`` and ``detectors`` (spec strings), ``out`` (the
     record's path, or ``None``).  Return value ignored; an exception is reported and does not
     stop the run."""
-
-
-@hookspec
-def bench_cell_started(cell):
-    """Called when a cell is handed to a worker, in the parent process.  ``cell`` is a dict:
-    ``index``, ``label`` (``"dataset x detector seed=N"``), ``dataset``, ``detector`` (spec
-    strings) and ``seed``.  Return value ignored; an exception is reported."""
-
-
-@hookspec
-def bench_cell_progress(progress):
-    """Called in the parent process when a running cell's detector reports progress with
-    :func:`bench.progress.report` (from any executor that forwards it: inline and process).
-    ``progress`` is a dict: ``index``, ``label``, ``done``, ``total`` (or ``None``) and ``what``
-    (e.g. ``"epoch"``).  Return value ignored; an exception is reported."""
 
 
 @hookspec

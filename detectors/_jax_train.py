@@ -156,14 +156,14 @@ class Program:
 
     def init(self, seed: int):
         """Fresh parameters (numpy-drawn, see ``numpy_init``) and Adam state."""
-        params = jax.tree.map(jnp.asarray, models.numpy_init(self.abstract, seed))
+        params = jax.tree.map(to_device, models.numpy_init(self.abstract, seed))
         return params, self.opt_zeros()
 
     def opt_zeros(self, n_models: int | None = None):
         """Adam's initial state (a zero step count and zero moments), built on the host: no
         compilation.  With ``n_models``, stacked on a leading model axis."""
         lead = () if n_models is None else (n_models,)
-        return jax.tree.map(lambda s: jnp.asarray(np.zeros(lead + s.shape, s.dtype)),
+        return jax.tree.map(lambda s: to_device(np.zeros(lead + s.shape, s.dtype)),
                             self.opt_shapes)
 
     # ------------------------------------------------------------------ pure functions
@@ -263,6 +263,13 @@ def program(task: Task) -> Program:
 # ---------------------------------------------------------------------- host-side helpers
 
 
+def to_device(x: np.ndarray) -> jax.Array:
+    """A numpy array on JAX's default device, float64 cast to float32 on the host first
+    (``jax.device_put`` transfers; ``jnp.asarray`` would compile a copy program per shape)."""
+    x = np.asarray(x)
+    return jax.device_put(x.astype(np.float32) if x.dtype == np.float64 else x)
+
+
 def pad_rows(x: np.ndarray, n: int) -> np.ndarray:
     if len(x) == n:
         return np.ascontiguousarray(x, dtype=np.float32)
@@ -286,7 +293,7 @@ def to_numpy(tree) -> list[np.ndarray]:
 
 
 def from_numpy(prog: Program, leaves: list[np.ndarray]):
-    return jax.tree.unflatten(prog.treedef, [jnp.asarray(x) for x in leaves])
+    return jax.tree.unflatten(prog.treedef, [to_device(x) for x in leaves])
 
 
 @dataclass
@@ -305,7 +312,7 @@ def train(prog: Program, data: np.ndarray, starts: np.ndarray, *, val_data: np.n
     Returns the fitted parameter leaves (numpy) and the loss history."""
     params, opt_state = prog.init(seed)
     rng = np.random.default_rng(seed)
-    d = jnp.asarray(pad_rows(data, bucket(len(data), 64)))
+    d = to_device(pad_rows(data, bucket(len(data), 64)))
     # few batches (a short series): bucket their count so series of many lengths share one
     # program, skipping the empty batches; many: the exact count, no skipping branch
     exact = math.ceil(len(starts) / batch)
@@ -313,7 +320,7 @@ def train(prog: Program, data: np.ndarray, starts: np.ndarray, *, val_data: np.n
     padded = n_batches * batch > len(starts) and n_batches > exact
     use_val = val_starts is not None and len(val_starts) > 0 and patience > 0
     if use_val:
-        vd = jnp.asarray(pad_rows(val_data, bucket(len(val_data), 64)))
+        vd = to_device(pad_rows(val_data, bucket(len(val_data), 64)))
         vb = 256
         vidx, vw = batches(val_starts, vb, bucket(math.ceil(len(val_starts) / vb)))
     hist, best, best_params, wait, losses = History(), np.inf, params, 0, []
@@ -350,8 +357,8 @@ def errors(prog: Program, leaves: list[np.ndarray], series: np.ndarray, n_sample
     width = () if mode == "score" else ((proj.shape[1],) if proj is not None else
                                         (series.shape[1],))
     out = np.zeros((n_out, *width), np.float64)
-    pj = None if proj is None else jnp.asarray(proj, jnp.float32)
-    pending, ones = None, jnp.ones(c, jnp.float32)
+    pj = None if proj is None else to_device(proj)
+    pending, ones = None, to_device(np.ones(c, np.float32))
 
     def collect(p):
         s0, n, res = p
@@ -364,7 +371,7 @@ def errors(prog: Program, leaves: list[np.ndarray], series: np.ndarray, n_sample
     for s0 in range(0, n_samples, c):
         n = min(c, n_samples - s0)
         block = pad_rows(series[s0:s0 + n + length - 1], c + length - 1)
-        valid = ones if n == c else jnp.asarray((np.arange(c) < n).astype(np.float32))
+        valid = ones if n == c else to_device((np.arange(c) < n).astype(np.float32))
         res = prog.errors(params, block, valid, pj, mode=mode)
         if pending is not None:
             collect(pending)
@@ -474,15 +481,15 @@ def _train_one_fleet(prog, members, size, datas, starts, val_datas, val_starts, 
     k = len(members)
     inits = [jax.tree.leaves(models.numpy_init(prog.abstract, int(seeds[i]))) for i in members]
     inits += [inits[0]] * (size - k)  # idle slots: never given a sample, never updated
-    params = jax.tree.unflatten(prog.treedef, [jnp.asarray(np.stack(ls)) for ls in zip(*inits)])
+    params = jax.tree.unflatten(prog.treedef, [to_device(np.stack(ls)) for ls in zip(*inits)])
     opt_state = prog.opt_zeros(size)
-    d = jnp.asarray(_stack([datas[i] for i in members], size, shapes["rows"]))
+    d = to_device(_stack([datas[i] for i in members], size, shapes["rows"]))
     val = [use_val[i] for i in members]
     if any(val):
         if shapes["shared_val"]:
             vd = d
         else:
-            vd = jnp.asarray(_stack([val_datas[i] if v else np.zeros((1, d.shape[2]))
+            vd = to_device(_stack([val_datas[i] if v else np.zeros((1, d.shape[2]))
                                      for i, v in zip(members, val, strict=True)],
                                     size, shapes["val_rows"]))
         vidx = np.zeros((size, shapes["val_batches"], 256), np.int32)
@@ -554,9 +561,8 @@ def errors_fleet(prog: Program, leaves: list[list[np.ndarray]], series: list[np.
     c = min(bucket(chunk), bucket(max(n_samples), 16))
     items = [(i, s0, min(c, n - s0)) for i, n in enumerate(n_samples) for s0 in range(0, n, c)]
     g = min(max(1, bucket(chunk) // c), bucket(len(items)))
-    params = jax.tree.unflatten(prog.treedef, [jnp.asarray(np.stack(ls))
-                                               for ls in zip(*leaves)])
-    pj = None if projs is None else jnp.asarray(np.stack(projs), jnp.float32)
+    params = jax.tree.unflatten(prog.treedef, [to_device(np.stack(ls)) for ls in zip(*leaves)])
+    pj = None if projs is None else to_device(np.stack(projs))
     f = series[0].shape[1]
     width = () if mode == "score" else ((projs[0].shape[1],) if projs is not None else (f,))
     outs = [np.zeros((n + length - 1 if prog.task.windowed else n, *width), np.float64)

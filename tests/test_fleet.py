@@ -9,6 +9,10 @@ from bench.detectors import _jax_train as jt
 from bench.detectors.autoencoders import LSTMAE, DenseAE, LSTMForecast
 
 import bench
+from bench.data import Dataset, Series, Split
+from bench.fitting import _fit_all
+from bench.params import Spec
+from bench.runner import Cell
 
 TINY = {"epochs": 2, "batch": 16}
 MODELS = {
@@ -36,7 +40,12 @@ def _per_series(make, Xs, X_vals, seeds):
     return [make().fit(X, X_val=v, seed=s) for X, v, s in zip(Xs, X_vals, seeds, strict=True)]
 
 
-@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("name", [
+    "dense_rows", "lstm_ae",
+    # compiling each variant's programs twice (alone and as a fleet) takes seconds
+    pytest.param("dense_window", marks=pytest.mark.slow),
+    pytest.param("lstm_forecast", marks=pytest.mark.slow),
+])
 def test_fleet_equals_one_model_per_series(name):
     Xs = _series()
     train = [X[:int(0.7 * len(X))] for X in Xs]
@@ -55,9 +64,9 @@ def test_fleet_equals_one_model_per_series(name):
         want = a.score(X)
         np.testing.assert_allclose(g, want, **TOL)
         np.testing.assert_allclose(m.score(X), want, **TOL)  # a member is a fitted detector
-    ex = fleet.explain_fleet(Xs)
-    for a, e, X in zip(alone, ex, Xs, strict=True):
-        np.testing.assert_allclose(e, a.explain(X), **TOL)
+    if name != "lstm_ae":  # (one LSTM program less to compile in the fast suite)
+        for a, e, X in zip(alone, fleet.explain_fleet(Xs), Xs, strict=True):
+            np.testing.assert_allclose(e, a.explain(X), **TOL)
 
 
 def test_early_stopping_is_per_model():
@@ -77,9 +86,9 @@ def test_early_stopping_is_per_model():
 def test_fleets_split_by_capacity_and_share_one_program():
     """Five models in fleets of at most two (three fleets of two, one slot idle) give the models
     of one fleet of five; the second call compiles nothing new."""
-    prog = jt.program(MODELS["lstm_ae"]()._clone()._prepare(_series()[0], None)["task"])
+    prog = jt.program(MODELS["dense_rows"]()._prepare(_series()[0], None)["task"])
     Xs = _series((60, 75, 90, 66, 81), f=2)
-    starts = [np.arange(0, len(X) - 5 + 1, 2) for X in Xs]
+    starts = [np.arange(len(X)) for X in Xs]
     kw = {"val_datas": Xs, "val_starts": [s[-3:] for s in starts], "epochs": 3, "batch": 8,
           "patience": 2, "seeds": [0, 1, 2, 3, 4]}
     whole = jt.train_fleet(prog, Xs, [s[:-3] for s in starts], capacity=5, **kw)
@@ -95,7 +104,7 @@ def test_fleets_split_by_capacity_and_share_one_program():
 
 def test_series_with_other_feature_counts_train_in_their_own_fleet():
     Xs = [*_series((80, 90), f=1), *_series((100,), f=3)]
-    fleet = LSTMForecast(window=4, hidden=4, **TINY).fit_fleet(Xs, seeds=[1, 1, 1])
+    fleet = MODELS["dense_rows"]().fit_fleet(Xs, seeds=[1, 1, 1])
     assert [m.n_features_ for m in fleet.members_] == [1, 1, 3]
     for g, X in zip(fleet.score_fleet(Xs), Xs, strict=True):
         assert g.shape == (len(X),) and np.isfinite(g).all()
@@ -126,3 +135,30 @@ def jax_leaves(tree):
     import jax
 
     return jax.tree.leaves(tree)
+def _dataset(n: int = 4) -> Dataset:
+    series = []
+    for i, X in enumerate(_series(tuple(120 + 17 * k for k in range(n)), f=1)):
+        labels = np.zeros(len(X), np.int8)
+        labels[-12:-8] = 1
+        t = len(X)
+        series.append(Series(X, labels, name=f"s{i}", split=Split(t // 2, 3 * t // 4)))
+    return Dataset("tiny", series, description="tiny", license="CC0", provenance="test")
+
+
+def test_runner_trains_a_fleet_and_records_compiles(monkeypatch):
+    """``_fit_all`` hands a fleet-capable detector the whole cell; the scores equal the
+    per-series path's, the timings contract holds and compile seconds are recorded."""
+    ds = _dataset()
+    params = {"hidden": (6, 3), "window": 0, **TINY}
+    cell = Cell(0, Spec("tiny"), Spec("dense_ae", params), seed=2)
+    scores, explain, info = _fit_all(DenseAE, params, ds, cell)
+    assert set(explain) == {s.name for s in ds}  # explain_fleet of the test ranges
+    assert info["fleet"] == 4
+    for key in ("fit_s", "score_s", "peak_mem_mb", "device", "n_points", "compile_s"):
+        assert key in info, key
+    assert info["n_points"] == sum(len(s) for s in ds)
+    monkeypatch.setattr(DenseAE, "__bench_tags__", {"fleet": False})
+    alone, _, info1 = _fit_all(DenseAE, params, ds, cell)
+    assert "fleet" not in info1 and "compile_s" in info1
+    for s in ds:
+        np.testing.assert_allclose(scores[s.name], alone[s.name], **TOL)

@@ -289,6 +289,44 @@ def check_protocol(subject: Any) -> None:
                          "__bench_tags__")
 
 
+def check_fleet_matches_series(subject: Any) -> None:
+    """A detector declaring the ``fleet`` capability: ``fit_fleet`` + ``score_fleet`` on three
+    series of different lengths give each series the scores ``fit`` + ``score`` of a fresh
+    detector give it (same seed, relative tolerance 1e-3), and ``members_`` holds one fitted
+    detector per series."""
+    from ..fleet import can_fleet, tags
+
+    s, rule = _subject(subject), "fleet results equal per-series results"
+    if not tags(s.factory).get("fleet"):
+        return
+    if not can_fleet(s.factory):
+        raise s.fail(rule, "it declares the fleet capability without fit_fleet and score_fleet",
+                     "define both methods, or drop \"fleet\" from __bench_tags__")
+    n = s.opt("n_train")
+    trains = [_data(s, n - 37 * i, seed=10 + i) for i in range(3)]
+    vals = [x[-max(1, len(x) // 4):] for x in trains]
+    tests = [_data(s, s.opt("n_test") + 11 * i, seed=20 + i) for i in range(3)]
+    seeds = [5, 6, 5]
+    fleet = s.build()
+    fleet = fleet.fit_fleet(trains, X_vals=vals, seeds=seeds) or fleet
+    got = fleet.score_fleet(tests)
+    members = getattr(fleet, "members_", None)
+    if members is None or len(members) != 3:
+        raise s.fail(rule, "after fit_fleet on 3 series, members_ is not 3 fitted detectors",
+                     "set members_ to one fitted detector per series")
+    for i, (X, Xv, Xt, seed) in enumerate(zip(trains, vals, tests, seeds, strict=True)):
+        det = s.build()
+        det = det.fit(X, X_val=Xv, seed=seed) or det
+        want = np.asarray(det.score(Xt), np.float64)
+        have = np.asarray(got[i], np.float64)
+        tol = 1e-3 * max(float(np.abs(want).max()), 1e-6)
+        if have.shape != want.shape or not np.allclose(have, want, rtol=1e-3, atol=tol):
+            diff = np.abs(have - want).max() if have.shape == want.shape else "shape"
+            raise s.fail(rule, f"series {i}: score_fleet differs from fit + score of a fresh "
+                         f"detector with seed {seed} (max difference {diff})",
+                         "give every series its own model, data, seed and early stopping")
+
+
 def check_runs_in_a_cell(subject: Any) -> None:
     """``bench``'s runner runs it end to end on a tiny dataset with status ``ok``."""
     s = _subject(subject)
@@ -332,6 +370,7 @@ DETECTOR_CHECKS = [
     check_better_than_chance,
     check_explain,
     check_protocol,
+    check_fleet_matches_series,
     check_runs_in_a_cell,
     check_params_in_cell_key,
 ]
