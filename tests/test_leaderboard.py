@@ -3,7 +3,7 @@ counts, ORACLE apart, 100 columns by default, HTML escaping, Friedman-gated crit
 
 One real run (module fixture): the 4 shipped NAB series and the HPC course data, with iforest,
 kde, the chance baselines and ``flat`` (a test detector that learns nothing but is not declared a
-chance baseline), two seeds, NAB's score without a threshold (ORACLE) among the metrics."""
+chance baseline), two seeds on NAB, NAB's score without a threshold (ORACLE) among its metrics."""
 
 from __future__ import annotations
 
@@ -46,8 +46,10 @@ def manager():
 
 @pytest.fixture(scope="module")
 def record(manager):
-    cells = api.plan(["nab:sample=true", "hpc"], ["iforest", "kde", "random", "constant"],
+    cells = api.plan(["nab:sample=true"], ["iforest", "kde", "random", "constant"],
                      seeds=[0, 1], metrics=["roc_auc", "f1", "nab_score"], manager=manager)
+    cells += api.plan(["hpc"], ["iforest", "kde", "random", "constant"], metrics=["roc_auc", "f1"],
+                      manager=manager)
     cells += api.plan(["nab:sample=true"], ["flat"], metrics=["roc_auc", "f1"], manager=manager)
     for i, c in enumerate(cells):
         c.index = i
@@ -168,3 +170,20 @@ def test_html_escapes_dataset_names_and_values(record, manager):
         out = render(rec, fmt, manager)
         assert "<script>" not in out and "<b>" not in out, fmt
         assert "&lt;script&gt;" in out
+
+
+def test_chance_rows_score_chance_through_the_harness(record, manager):
+    """Through fitting, thresholds and aggregation, the chance detectors get chance values:
+    ROC-AUC 0.5 (constant exactly), and F1 no better than alarming everything (2 pi / (1 + pi))."""
+    for c in _plain(record)["cells"]:
+        if c["detector"] not in ("random", "constant"):
+            continue
+        ev = c["evaluations"][0]
+        roc = ev["metrics"]["roc_auc"]
+        assert roc == 0.5 if c["detector"] == "constant" else abs(roc - 0.5) < 0.05
+        per = ev["per_series"]
+        for p in per:
+            conf = p["confusion"]
+            pi = (conf["tp"] + conf["fn"]) / sum(conf.values())
+            if pi > 0:
+                assert p["metrics"]["f1"] <= 2 * pi / (1 + pi) + 0.05, (c["detector"], p["series"])
