@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import resource
 import sys
 import threading
+from typing import Any
 
 import psutil
 
@@ -34,16 +36,23 @@ MB = 1e6
 _CHILD_SCAN_EVERY = 20  # samples between scans for new child processes (a scan reads /proc)
 
 
-def _trim_heap() -> None:
-    """Collect garbage and return free C-heap pages to the system (glibc only; else a no-op)."""
-    gc.collect()
+@functools.lru_cache(maxsize=1)
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim``, or None (not Linux, musl and others)."""
     if not sys.platform.startswith("linux"):
-        return
+        return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):  # musl and others have no malloc_trim
-        pass
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def _trim_heap() -> None:
+    """Collect garbage and return free C-heap pages to the system (glibc only; else just gc)."""
+    gc.collect()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def _maxrss_bytes() -> int:
