@@ -11,6 +11,8 @@ from scipy.special import logsumexp
 
 import bench
 
+from ._config import bucket  # the JAX detectors' shape buckets
+
 
 def scott_bandwidth(n: int, d: int) -> float:
     """Scott's rule for standardised data, ``n ** (-1 / (d + 4))`` (scikit-learn's ``"scott"``)."""
@@ -33,12 +35,6 @@ def gaussian_log_density(X: np.ndarray, train: np.ndarray, bandwidth: float,
         np.maximum(d2, 0.0, out=d2)
         out[start:start + chunk] = logsumexp(-0.5 * d2 / h2, axis=1) + norm
     return out
-
-
-def _bucket(n: int) -> int:
-    """Smallest ``2**k`` or ``3 * 2**(k-1)`` >= ``n`` (bounds the number of compiled shapes)."""
-    p = 1 << max(int(n) - 1, 0).bit_length()
-    return 3 * p // 4 if p >= 4 and 3 * p // 4 >= n else p
 
 
 @functools.lru_cache(maxsize=1)
@@ -73,10 +69,10 @@ def jax_log_density(X: np.ndarray, train: np.ndarray, bandwidth: float, *,
     mu = train.mean(axis=0)
     h2 = bandwidth**2
     norm = -math.log(n) - 0.5 * d * math.log(2 * math.pi * h2)
-    n_pad = _bucket(n)
+    n_pad = bucket(n)
     t = np.zeros((n_pad, d)), np.full(n_pad, -np.inf)
     t[0][:n], t[1][:n] = train - mu, 0.0
-    c = min(_bucket(chunk), _bucket(len(X)))
+    c = min(bucket(chunk), bucket(len(X)))
     out = np.empty(len(X))
     # inputs are centred and cast on the host: the device gets arrays of its own dtype (a
     # float64 array converted on the device costs a transfer of twice the bytes and a kernel)
