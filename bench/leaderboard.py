@@ -37,8 +37,6 @@ EXTRA_FORMATS = ("csv", "json", "markdown")  # markdown = tabulate's "pipe"
 #: metrics a table shows (when computed) besides the headline and thresholded one, in the
 #: default (narrow) form
 NARROW_EXTRA = ("roc_auc",)
-#: kept for callers that rank on fixed metrics (the report's older plot)
-RANK_METRICS = ("roc_auc", "pr_auc", "f1")
 #: headline when a cell records none (records older than dataset evaluation declarations)
 DEFAULT_HEADLINE = "vus_pr"
 FALLBACK_HEADLINES = ("vus_pr", "pr_auc", "roc_auc", "f1")
