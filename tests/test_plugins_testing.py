@@ -207,10 +207,10 @@ def _series(values=None, labels=None, split=None, timestamps=None):
                         split=split or s.split, timestamps=timestamps)
 
 
-def _one(series):
+def _one(series, **kw):
     def factory() -> bench.Dataset:
         return bench.Dataset("good-data", [series], description="d", license="CC0",
-                             provenance="here")
+                             provenance="here", **kw)
 
     return factory
 
@@ -234,7 +234,9 @@ DATASET_CASES = [
     ("check_timestamps", _one(_series(timestamps=np.arange(200)[::-1])), "goes back"),
     ("check_fingerprint_stable", lambda: bt.tiny_dataset(n=200 + 4 * next(_counter),
                                                          name="good-data"), "two loads"),
-    ("check_dataset_runs_in_a_cell", _one(_series(labels=_all_anomalous)), "no training rows"),
+    ("check_dataset_runs_in_a_cell",  # semi-supervised with no normal training row
+     _one(_series(labels=_all_anomalous),
+          evaluation=bench.Evaluation(protocol="semi-supervised")), "no training rows"),
 ]
 
 
