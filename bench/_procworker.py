@@ -34,6 +34,8 @@ from . import progress
 from .errors import BenchError, Interrupted
 from .records import CellResult
 
+#: how often a worker's guard looks at the worker's process tree, seconds
+GUARD_LOOK_S = 0.5
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -85,14 +87,15 @@ def failed_by(cell: Any, exc: BaseException, wall_s: float, where: str = "") -> 
 
 
 def leftovers(root: int, group: int, keep: set[int]) -> list[psutil.Process]:
-    """Processes of ``root``'s tree and of process group ``group``, except ``keep``."""
+    """Processes of ``root``'s tree and of process group ``group`` (-1: none), except
+    ``keep``."""
     found: dict[int, psutil.Process] = {}
     try:
         for p in psutil.Process(root).children(recursive=True):
             found[p.pid] = p
     except psutil.Error:
         pass
-    for p in psutil.process_iter():
+    for p in psutil.process_iter() if group >= 0 else ():
         try:
             if p.pid not in found and os.getpgid(p.pid) == group:
                 found[p.pid] = p
@@ -140,15 +143,30 @@ def start_guard(lifeline: int, worker: int) -> int:
         return pid
     try:  # the guard: nothing here may raise past os._exit
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        while os.getppid() == worker:
-            ready, _, _ = select.select([lifeline], [], [], 0.2)
-            if ready and not os.read(lifeline, 64):
-                break
+        signal.signal(signal.SIGUSR1, _worker_gone)
+        prctl(PR_SET_PDEATHSIG, signal.SIGUSR1)  # wakes the guard the moment the worker dies
         me = os.getpid()
-        kill_all(leftovers(worker, os.getpgid(0), {me}))
+        seen: list[psutil.Process] = []  # the worker's tree as last looked at: what left the
+        try:                              # group (setsid) is still known here
+            while os.getppid() == worker:
+                ready, _, _ = select.select([lifeline], [], [], GUARD_LOOK_S)
+                if ready and not os.read(lifeline, 64):
+                    break
+                seen = leftovers(worker, -1, {me})
+        except _WorkerGone:
+            pass
+        kill_all(seen + leftovers(worker, os.getpgid(0), {me}))
         os.killpg(os.getpgid(0), signal.SIGKILL)
     finally:
         os._exit(0)
+
+
+class _WorkerGone(Exception):
+    """Raised in the guard by its parent-death signal."""
+
+
+def _worker_gone(signum: int, frame: Any) -> None:
+    raise _WorkerGone
 
 
 # ----------------------------------------------------------------------------- the worker

@@ -164,9 +164,12 @@ class Worker:
         self.outbox.send((run_one, cell))
 
     def kill(self) -> None:
-        """Kill the worker's process group and every process of its tree."""
+        """Kill the worker's process group and every process of its tree.  When the worker is
+        already dead its guard (which knew its tree) is given a moment to clean up first."""
         if self.proc is None:
             return
+        if self.proc.poll() is not None and self.guard:
+            _wait_gone(self.guard, GUARD_GRACE_S)
         procs = leftovers(self.proc.pid, self.proc.pid, set())
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
@@ -318,6 +321,22 @@ class Worker:
             out = self.check()
             if out is not None:
                 return out
+
+
+#: seconds a dead worker's guard gets to kill the processes the worker left
+GUARD_GRACE_S = 2.0
+
+
+def _wait_gone(pid: int, limit_s: float) -> None:
+    """Wait until process ``pid`` (not a child of this one) has exited, at most ``limit_s``."""
+    deadline = time.perf_counter() + limit_s
+    while time.perf_counter() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return
+        except psutil.Error:
+            return
+        time.sleep(0.01)
 
 
 def _worker_env(i: int) -> dict[str, str]:

@@ -142,12 +142,13 @@ class RaisesMemoryError(ZScore):
 
 class SpawnsChildren(ZScore):
     """Starts two long-lived processes while it trains, then returns normally (or, with
-    ``then_hang``, never): a plain child and one that leaves for a session of its own
-    (``setsid``).  Their pids are appended to ``pidfile``."""
+    ``then_hang``, never; with ``then_exit``, kills its process): a plain child and one that
+    leaves for a session of its own (``setsid``).  Their pids are appended to ``pidfile``."""
 
-    def __init__(self, *, pidfile: str = "", then_hang: bool = False, k: float = 3.0):
+    def __init__(self, *, pidfile: str = "", then_hang: bool = False, then_exit: bool = False,
+                 k: float = 3.0):
         super().__init__(k=k)
-        self.pidfile, self.then_hang = pidfile, then_hang
+        self.pidfile, self.then_hang, self.then_exit = pidfile, then_hang, then_exit
 
     def fit(self, X, *, X_val=None, seed=0):
         code = "import os, sys, time; sys.argv[1:] and os.setsid(); time.sleep(600)"
@@ -156,6 +157,9 @@ class SpawnsChildren(ZScore):
         if self.pidfile:
             with open(self.pidfile, "a") as f:
                 f.write("".join(f"{k.pid}\n" for k in kids))
+        if self.then_exit:
+            time.sleep(1.5)  # the worker's guard has seen the children by then
+            os._exit(4)
         while self.then_hang:
             time.sleep(0.05)
         return super().fit(X)

@@ -274,18 +274,20 @@ def test_a_signal_stops_the_run_cleanly(tmp_path, executor, how):
 
 
 def test_a_detectors_child_processes_do_not_outlive_its_cell(tmp_path, manager):
+    """Whether the cell returns or kills its worker."""
     pidfile = tmp_path / "pids"
-    cells = api.plan(["tiny"], [f"spawns_children:pidfile={pidfile}", "zscore_ok"],
+    cells = api.plan(["tiny"], [f"spawns_children:pidfile={pidfile},then_exit=true",
+                                f"spawns_children:pidfile={pidfile}", "zscore_ok"],
                      manager=manager)
     ex = ProcessExecutor(jobs=1, manager=manager)
     try:
         out = list(ex.map(run_one, cells))
-        assert [o.status for o in out] == ["ok", "ok"]
+        assert [o.status for o in out] == ["crash", "ok", "ok"]
         pids = [int(x) for x in pidfile.read_text().split()]
-        assert len(pids) == 2
+        assert len(pids) == 4
         # the worker is still alive and reused, its cell's children (one in a session of its
         # own) are gone
-        assert ex.workers[0].alive and ex.workers[0].restarts == 0
+        assert ex.workers[0].alive and ex.workers[0].restarts == 1
         assert not survivors([psutil.Process(x) for x in pids if psutil.pid_exists(x)], set(),
                              wait_s=5)
     finally:
@@ -304,6 +306,9 @@ def test_sigkill_of_the_parent_leaves_no_process_of_the_run(tmp_path):
         while not (pidfile.exists() and len(pidfile.read_text().split()) == 2) \
                 and time.time() < deadline:
             time.sleep(0.1)
+        # a guard looks at its worker's tree every GUARD_LOOK_S (0.5 s): a process that left
+        # the worker's session less than that before the parent died is the one it can miss
+        time.sleep(1.0)
         procs, groups = tree(p.pid)
         assert len(procs) >= 4  # two workers (and their guards), the cell's children
         p.kill()
