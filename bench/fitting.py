@@ -188,11 +188,13 @@ def _fit_all(factory: Any, params: dict[str, Any], ds: Dataset, cell: Cell,
              plugin: str = "") -> tuple[
         dict[str, np.ndarray], dict[str, np.ndarray], dict[str, Any]]:
     """Fit and score every series: (scores by series, test-range explanations, timings).  A
-    detector that declares the ``fleet`` capability gets all series at once (bench.fleet)."""
+    detector that declares the ``fleet`` capability gets all series at once (bench.fleet) when
+    there are several."""
     who = f"detector '{cell.detector.name}'" + (f" (plugin '{plugin}')" if plugin else "")
     from .fleet import can_fleet, fit_fleet_all
 
-    if can_fleet(factory) and all(harness_window(factory, cell.protocol, s) == 1 for s in ds):
+    if len(ds) > 1 and can_fleet(factory) and all(
+            harness_window(factory, cell.protocol, s) == 1 for s in ds):
         return fit_fleet_all(factory, params, ds, cell, who)
     scores, explain = {}, {}
     fit_s = score_s = 0.0

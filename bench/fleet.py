@@ -5,6 +5,7 @@ them in one compiled program).  The cell's records are the same as the per-serie
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -23,8 +24,15 @@ def tags(factory: Any) -> dict[str, Any]:
     return dict(got) if isinstance(got, dict) else {}
 
 
+#: ``BENCH_NO_FLEET=1``: every detector runs one series at a time (to compare, or to bound memory)
+NO_FLEET_ENV = "BENCH_NO_FLEET"
+
+
 def can_fleet(factory: Any) -> bool:
-    """The factory declares ``{"fleet": True}`` and has ``fit_fleet`` and ``score_fleet``."""
+    """The factory declares ``{"fleet": True}`` and has ``fit_fleet`` and ``score_fleet``, and
+    :data:`NO_FLEET_ENV` is not set."""
+    if os.environ.get(NO_FLEET_ENV, "").strip() not in ("", "0"):
+        return False
     return bool(tags(factory).get("fleet")) and all(
         callable(getattr(factory, name, None)) for name in ("fit_fleet", "score_fleet"))
 

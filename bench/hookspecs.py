@@ -121,8 +121,9 @@ def bench_register_detectors(register):
     * ``score_fleet(Xs) -> list[float array [T_i]]``: one score array per series, in order;
       optionally ``explain_fleet(Xs) -> list[[T_i, F]]``.
 
-    The runner then hands it every series of a cell at once (unless the run wraps the detector
-    in harness windows); ``fit_s`` / ``score_s`` are the fleet's wall times.  Rule: each series
+    The runner then hands it every series of a cell at once (when there are several and the run
+    does not wrap the detector in harness windows); ``fit_s`` / ``score_s`` are the fleet's wall
+    times.  Rule: each series
     still gets its own independent model, so fleet results equal ``fit`` + ``score`` of a fresh
     detector per series with the same seed, to float rounding (``check_fleet_matches_series``).
 

@@ -14,8 +14,9 @@ Same model, data, batch size, epochs and optimiser (Adam, lr 1e-3) in both frame
 
 JAX runs through the detectors themselves (``DenseAE`` / ``LSTMAE`` with ``stop_on="none"``):
 "warm" is a second identical fit in the same process (every program already compiled), "cold" the
-first fit, compile included. Scoring runs in chunks of each of two sizes in both frameworks; the
-table shows each one's faster chunk, the last lines both ratios. PyTorch runs eagerly with its
+first fit, compile included (the persistent compilation cache starts empty). Scoring runs in
+chunks of each of two sizes in both frameworks; the table shows each one's faster chunk, the last
+lines both ratios. PyTorch runs eagerly with its
 default thread count; its best of ``--repeat`` runs is reported. Peak memory is the growth of the
 process's resident set during the phase (sampled every 10 ms). GFLOP/s count the model's nominal
 multiply-adds x 2 (training = 3 x forward), against the float32 matmul peak measured here (best
@@ -266,4 +267,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import tempfile
+
+    # an empty persistent compilation cache: "cold" fits compile, as a first run does
+    with tempfile.TemporaryDirectory(prefix="bench-jit-") as cache:
+        os.environ["BENCH_JIT_CACHE_DIR"] = cache
+        main()
