@@ -155,8 +155,11 @@ def start_guard(lifeline: int, worker: int) -> int:
                 seen = leftovers(worker, -1, {me})
         except _WorkerGone:
             pass
-        kill_all(seen + leftovers(worker, os.getpgid(0), {me}))
-        os.killpg(os.getpgid(0), signal.SIGKILL)
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # both wake-ups may come: act once
+        try:
+            kill_all(seen + leftovers(worker, os.getpgid(0), {me}))
+        finally:
+            os.killpg(os.getpgid(0), signal.SIGKILL)
     finally:
         os._exit(0)
 
