@@ -100,7 +100,7 @@ def test_dask_against_a_separate_scheduler_and_workers(manager, tmp_path):
     log = open(tmp_path / "dask.log", "w")  # noqa: SIM115
     procs = [subprocess.Popen([dask_cli, "scheduler", "--host", "127.0.0.1", "--port", str(port),
                                "--no-dashboard"], env=env, stdout=log, stderr=log)]
-    procs.append(subprocess.Popen([dask_cli, "worker", address, "--nworkers", "2", "--nthreads",
+    procs.append(subprocess.Popen([dask_cli, "worker", address, "--nworkers", "1", "--nthreads",
                                    "1", "--no-dashboard", "--host", "127.0.0.1"],
                                   env=env, stdout=log, stderr=log))
     try:
@@ -111,7 +111,7 @@ def test_dask_against_a_separate_scheduler_and_workers(manager, tmp_path):
         from bench.executors import DaskExecutor
 
         ex = DaskExecutor(scheduler=address, manager=manager, timeout=3)
-        ex.client.wait_for_workers(2, timeout=60)
+        ex.client.wait_for_workers(1, timeout=60)
         try:
             out = {o["index"]: o for o in ex.map(run_one, cells + faulty)}
         finally:
