@@ -233,6 +233,9 @@ def main(read_fd: int, write_fd: int, lifeline: int, parent: int) -> None:
     try:
         manager, broken = build_manager(init["setup"]), None
         warm_up()
+        from .memory import own_process
+
+        own_process()
     except Exception as exc:
         manager, broken = None, str(exc) if isinstance(exc, BenchError) else \
             f"worker could not build its plugin manager: {type(exc).__name__}: {exc}"

@@ -382,6 +382,9 @@ cli.add_command(fetch_command, "fetch")
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors are one line on stderr and exit status 1."""
+    from .memory import own_process
+
+    own_process()
     try:
         rc = cli.main(args=argv, prog_name="bench", standalone_mode=False)
     except BenchError as exc:
