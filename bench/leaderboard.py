@@ -610,7 +610,9 @@ def ranking(record: Any, manager: Manager | None = None) -> Overall:
                 labels.append(e.label)
     ranks: dict[str, dict[str, float]] = {}
     for t in used:
-        present = [e for e in t.entries if not e.chance]
+        # a detector without a headline value here (its cells failed) is not ranked on this
+        # dataset, rather than ranked first; its failures are counted below
+        present = [e for e in t.entries if not e.chance and np.isfinite(e.mean(t.headline))]
         vals = [e.mean(t.headline) for e in present]
         ranks[t.dataset] = {e.label: float(r) for e, r in
                             zip(present, _rank(vals, t.headline.higher_is_better))}

@@ -187,3 +187,17 @@ def test_chance_rows_score_chance_through_the_harness(record, manager):
             pi = (conf["tp"] + conf["fn"]) / sum(conf.values())
             if pi > 0:
                 assert p["metrics"]["f1"] <= 2 * pi / (1 + pi) + 0.05, (c["detector"], p["series"])
+
+
+def test_a_detector_whose_cells_failed_is_not_ranked_first(record):
+    import copy
+
+    rec = copy.deepcopy(record)
+    for c in rec.cells:
+        if c.detector == "kde":
+            c.status, c.error, c.evaluations = "error", "fit: boom", []
+    o = ranking(rec)
+    assert "kde" not in o.ranks.get("hpc", {}) and np.isnan(o.mean_rank("kde"))
+    assert o.failed["kde"] == 3
+    body = [ln for ln in render(rec).splitlines() if ln.startswith("| kde ")]
+    assert body and all(" 1.000 " not in ln for ln in body)
