@@ -14,7 +14,7 @@ from .data import Evaluation
 from .errors import BenchError
 from .params import Spec, bind, parse_spec
 from .plugins import Manager, get_manager
-from .runner import Cell, Protocol, load_dataset, run_cell
+from .runner import Cell, Protocol, run_cell
 
 DEFAULT_THRESHOLD = "min_cost"
 DEFAULT_COST = "event:c_alarm=1,c_missed=5,tolerance=12"
@@ -104,35 +104,18 @@ def declared_evaluation(manager: Manager, dataset: str) -> Evaluation:
 
 def preflight(cells: Sequence[Cell], manager: Manager) -> None:
     """Load each dataset once before any cell runs, so a missing file or a bad parameter is one
-    clear error (nothing written) rather than a column of failed cells.  A loader that breaks in
-    any other way (a plugin bug) is left to fail its own cells; the rest of the run goes on."""
-    seen = set()
-    for c in cells:
-        key = str(c.dataset)
-        if key not in seen:
-            seen.add(key)
-            try:
-                load_dataset(manager, c.dataset)
-            except BenchError:
-                raise
-            except Exception:
-                pass
+    clear error (nothing written) rather than a column of failed cells (see
+    :func:`bench.session.load_datasets`)."""
+    from .session import load_datasets
+
+    load_datasets(cells, manager)
 
 
 def make_executor(manager: Manager, name: str, options: dict[str, Any] | None = None) -> Any:
-    """Build a registered executor; the run's plugin manager is passed to factories that take
-    ``manager`` (the built-ins do, so workers rebuild the same plugin set)."""
-    import inspect
+    """Build a registered executor (see :func:`bench.session.make_executor`)."""
+    from .session import make_executor as make
 
-    factory = manager.get("executor", name).factory
-    options = dict(options or {})
-    try:
-        params = inspect.signature(factory).parameters
-        if "manager" in params or any(p.kind == p.VAR_KEYWORD for p in params.values()):
-            options["manager"] = manager
-    except (TypeError, ValueError):
-        pass
-    return factory(**options)
+    return make(manager, name, options)
 
 
 @contextlib.contextmanager

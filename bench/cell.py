@@ -8,7 +8,6 @@ from dataclasses import InitVar, dataclass, field, replace
 from .errors import BenchError
 from .params import Spec
 
-
 #: the protocol names; ``--train-on`` is an alias (``normal`` = semi-supervised, ``all`` =
 #: unsupervised)
 PROTOCOLS = ("unsupervised", "semi-supervised")

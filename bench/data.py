@@ -11,7 +11,6 @@ import numpy as np
 
 from .errors import BenchError
 
-
 #: the largest magnitude a value may have: the square of a larger float32 overflows (3.4e38),
 #: so distances and variances computed in float32 would be infinite
 MAX_ABS = 1e19

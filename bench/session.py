@@ -211,29 +211,11 @@ class Session:
         A loader that breaks in any other way is left to fail its own cells."""
         if self.out is not None:
             checks.output_dir(self.out, "--out")
-        if self._isolates():
-            return
-        seen = set()
-        for c in self.cells:
-            if str(c.dataset) not in seen:
-                seen.add(str(c.dataset))
-                try:
-                    load_dataset(self.manager, c.dataset)
-                except BenchError:
-                    raise
-                except Exception:  # noqa: BLE001 - reported by the cells that use it
-                    pass
+        if not self._isolates():
+            load_datasets(self.cells, self.manager)
 
     def _make_executor(self) -> Any:
-        factory = self.manager.get("executor", self.executor).factory
-        options = dict(self.executor_options)
-        try:
-            params = inspect.signature(factory).parameters
-            if "manager" in params or any(p.kind == p.VAR_KEYWORD for p in params.values()):
-                options["manager"] = self.manager
-        except (TypeError, ValueError):
-            pass
-        return factory(**options)
+        return make_executor(self.manager, self.executor, self.executor_options)
 
     def _map(self, ex: Any) -> Iterator[CellResult]:
         """``ex.map(run_one, cells, emit)``; an executor written for the older contract,
@@ -300,3 +282,33 @@ class Session:
                     self.emit("bench_run_finished", record=self.record,
                               path=str(self.path) if self.path else None)
         return self.record
+
+
+def load_datasets(cells: Sequence[Cell], manager: Manager) -> None:
+    """Load each dataset of ``cells`` once, in this process: a :class:`BenchError` (a missing
+    file, bad values) is raised as it is; a loader that breaks in any other way (a plugin bug) is
+    left to fail its own cells."""
+    seen = set()
+    for c in cells:
+        if str(c.dataset) not in seen:
+            seen.add(str(c.dataset))
+            try:
+                load_dataset(manager, c.dataset)
+            except BenchError:
+                raise
+            except Exception:  # noqa: BLE001 - reported by the cells that use it
+                pass
+
+
+def make_executor(manager: Manager, name: str, options: dict[str, Any] | None = None) -> Any:
+    """Build a registered executor; the run's plugin manager is passed to factories that take
+    ``manager`` (the built-ins do, so workers rebuild the same plugin set)."""
+    factory = manager.get("executor", name).factory
+    options = dict(options or {})
+    try:
+        params = inspect.signature(factory).parameters
+        if "manager" in params or any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            options["manager"] = manager
+    except (TypeError, ValueError):
+        pass
+    return factory(**options)
