@@ -85,8 +85,8 @@ def hpc_percentile():
     rec = api.run(cells, out=None)
     cell = rec["cells"][0]
     assert cell["status"] == "ok", cell.get("error")
-    from bench.runner import load_dataset
     from bench.plugins import get_manager
+    from bench.runner import load_dataset
 
     ds, _ = load_dataset(get_manager(), cells[0].dataset)
     return cell, ds.series[0]

@@ -156,9 +156,10 @@ def test_runs_and_a_window_longer_than_every_run():
 
 
 def test_builtin_row_detectors_window_univariate_series_only():
-    from bench.fitting import harness_window
     from bench.detectors.iforest import IsolationForest
     from bench.detectors.kde import KDE
+
+    from bench.fitting import harness_window
 
     uni = bench.Series(np.zeros(100), np.zeros(100))
     multi = bench.Series(np.zeros((100, 3)), np.zeros(100))

@@ -101,7 +101,7 @@ def test_kill_9_mid_run_then_resume_loses_no_finished_cell(tmp_path):
 
 
 def test_schema_1_record_is_upgraded(tmp_path):
-    rec = api.run(api.plan(["synthetic:n_series=1,length=600"], ["kde"]), out=tmp_path)
+    api.run(api.plan(["synthetic:n_series=1,length=600"], ["kde"]), out=tmp_path)
     raw = json.loads(next(tmp_path.glob("*.json")).read_text())
     raw["schema"] = 1
     del raw["n_cells"]
