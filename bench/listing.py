@@ -190,6 +190,13 @@ def _facts(entry: Any) -> list[tuple[str, str]]:
             facts.append(("note", "inflating: trivial detectors score high; marked (!)"))
         if getattr(fn, "default", False):
             facts.append(("default", "computed in every run unless --metric names others"))
+        chance = getattr(fn, "chance", None)
+        if callable(chance):
+            doc = first_sentence(plain(getattr(chance, "__doc__", "") or ""))
+            facts.append(("chance", doc or getattr(chance, "__name__", "")))
+        elif chance == "random":
+            facts.append(("chance", "estimated from the random and constant detectors on the "
+                                    "test labels (bench.metrics.chance.level)"))
     ev = entry.meta.get("evaluation")
     if ev is not None:
         for field in ("headline", "threshold", "cost", "protocol", "split"):
@@ -198,8 +205,12 @@ def _facts(entry: Any) -> list[tuple[str, str]]:
                 facts.append((field, str(value)))
     if entry.meta.get("kind"):
         facts.append(("kind", str(entry.meta["kind"])))
+    declared = getattr(fn, "version", None)
+    if entry.kind in ("metric", "cost", "threshold") and isinstance(declared, int):
+        facts.append(("version", f"{declared} (declared meaning; results of other versions are "
+                                 f"not compared)"))
     if entry.version:
-        facts.append(("version", entry.version))
+        facts.append(("plugin", f"{entry.plugin} {entry.version}"))
     return facts
 
 
