@@ -354,11 +354,34 @@ def _worker_env(i: int) -> dict[str, str]:
 # ----------------------------------------------------------------------------- executors
 
 
+def _children() -> set[int]:
+    try:
+        return {p.pid for p in psutil.Process().children(recursive=True)}
+    except psutil.Error:
+        return set()
+
+
+def _kill_new_children(before: set[int]) -> None:
+    """Kill (and reap) this process's descendants that were not there before a cell."""
+    try:
+        new = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
+    except psutil.Error:
+        return
+    for p in new:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(new, timeout=5)
+
+
 class InlineExecutor:
     """Runs each cell in this process, one after another, in grid order, with ``manager``.  No
     isolation: a hang or a crash stops the run (use ``--executor process`` for timeouts and
     memory limits), but a plugin's exception, ``sys.exit()`` or ``KeyboardInterrupt`` costs
-    only its cell."""
+    only its cell.  Child processes that a cell started and left running are killed when it
+    ends (a child that detached itself from this process's tree is out of reach: use
+    ``process``, whose workers own a process group)."""
 
     def __init__(self, *, jobs: int | None = None, timeout: float | None = None,
                  memory_limit: str | int | None = None, scheduler: str | None = None,
@@ -382,8 +405,12 @@ class InlineExecutor:
         for cell in cells:
             self._current = cell
             _started(emit, cell)
-            with progress.running(cell, emit):
-                out = safely(run_one, cell, self.manager)
+            before = _children()
+            try:
+                with progress.running(cell, emit):
+                    out = safely(run_one, cell, self.manager)
+            finally:
+                _kill_new_children(before)
             self._current = None
             yield out
 

@@ -298,6 +298,17 @@ def test_a_detectors_child_processes_do_not_outlive_its_cell(tmp_path, manager):
         ex.close()
 
 
+def test_inline_cells_child_processes_are_killed_when_the_cell_ends(tmp_path, manager):
+    pidfile = tmp_path / "pids"
+    cells = api.plan(["tiny"], [f"spawns_children:pidfile={pidfile}"], manager=manager)
+    out = list(InlineExecutor(manager=manager).map(run_one, cells))
+    assert [o.status for o in out] == ["ok"]
+    pids = [int(x) for x in pidfile.read_text().split()]
+    assert len(pids) == 2  # a plain child and one in a session of its own: both ours, both gone
+    assert not survivors([psutil.Process(x) for x in pids if psutil.pid_exists(x)], set(),
+                         wait_s=5)
+
+
 def test_sigkill_of_the_parent_leaves_no_process_of_the_run(tmp_path):
     """The parent dies without any clean-up: its workers die with it, and so do the processes
     their cells started."""
