@@ -18,11 +18,11 @@ rows' statistics, as the runner does.  ``--scale 0.25`` keeps every 4th series.
 Each JAX path runs the runner's ``_fit_all`` on the whole dataset (one cell) with a fresh,
 empty persistent compilation cache: wall time includes every compilation.  PyTorch trains a
 fresh model per series (Adam, lr 1e-3, shuffled batches) and scores every stride-1 window,
-eagerly, with its default threads.  Then the fleet cell runs twice more in fresh processes
-sharing one cache folder (one epoch each: shapes do not depend on epochs): the second must
-compile nothing.  samples/s count training samples (windows) x epochs over the fit time; the %
-of peak counts the models' nominal multiply-adds x 2 (training = 3 x forward) against the best
-float32 matmul measured here.
+eagerly, with its default threads.  Then a default fleet cell (early stopping, explanations)
+runs twice more in fresh processes sharing one cache folder (one epoch each: shapes do not
+depend on epochs): the second must compile nothing.  samples/s count training samples (windows)
+x epochs over the fit time; the % of peak counts the models' nominal multiply-adds x 2 (training
+= 3 x forward) against the best float32 matmul measured here.
 """
 
 from __future__ import annotations
@@ -73,8 +73,12 @@ def yahoo_shaped(scale: float = 1.0, seed: int = 0):
                          license="CC0-1.0 (generated)", provenance="bench_fleet.py")
 
 
-def run_cell(ds, name: str, params: dict, fleet: bool) -> dict:
-    """The runner's ``_fit_all`` on ``ds`` (``fleet=False``: the per-series path)."""
+def run_cell(ds, name: str, params: dict, fleet: bool, explain: bool = False,
+             stacked: bool | None = None) -> dict:
+    """The runner's ``_fit_all`` on ``ds`` (``fleet=False``: the per-series path; ``explain``:
+    the test ranges explained too, as a default cell does; ``stacked``: force the fleet's
+    models into one program, or one after another; None: the device's default)."""
+    from bench.detectors import _jax_train as jt
     from bench.detectors.autoencoders import LSTMAE, DenseAE
 
     from bench.cell import Cell
@@ -84,13 +88,19 @@ def run_cell(ds, name: str, params: dict, fleet: bool) -> dict:
     cls = {"dense_ae": DenseAE, "lstm_ae": LSTMAE}[name]
     old = cls.__bench_tags__
     cls.__bench_tags__ = {**old, "fleet": fleet}
+    old_env = os.environ.pop(jt.FLEET_VMAP_ENV, None)
+    if stacked is not None:
+        os.environ[jt.FLEET_VMAP_ENV] = "1" if stacked else "0"
     try:
-        cell = Cell(0, Spec(ds.name), Spec(name, params), seed=0, explain=False)
+        cell = Cell(0, Spec(ds.name), Spec(name, params), seed=0, explain=explain)
         t = time.perf_counter()
         _, _, info = _fit_all(cls, params, ds, cell)
         info["wall_s"] = time.perf_counter() - t
     finally:
         cls.__bench_tags__ = old
+        os.environ.pop(jt.FLEET_VMAP_ENV, None)
+        if old_env is not None:
+            os.environ[jt.FLEET_VMAP_ENV] = old_env
     return info
 
 
@@ -194,10 +204,11 @@ def flops_per_sample(kind: str) -> float:
 
 
 def child(kind: str, scale: float) -> None:
-    """One fleet cell of one epoch in this (fresh) process; prints its info as JSON."""
+    """One fleet cell as a default run makes it (early stopping on the last 10 % of the training
+    windows, test ranges explained), of one epoch, in this (fresh) process; prints JSON."""
     ds = yahoo_shaped(scale)
-    name, params = CASES[kind]
-    info = run_cell(ds, name, {**params, "epochs": 1}, fleet=True)
+    name, _ = CASES[kind]
+    info = run_cell(ds, name, {"epochs": 1}, fleet=True, explain=True)
     from bench.detectors import _config
 
     info.update(_config.compile_stats())
@@ -253,8 +264,13 @@ def report(args) -> None:
         params = {**params, "epochs": epochs}
         n = train_samples(ds, kind, epochs)
         gf = 3 * flops_per_sample(kind) * n / 1e9
-        res = {"jax fleet": run_cell(ds, name, params, fleet=True),
-               "jax per series": run_cell(ds, name, params, fleet=False)}
+        res = {"jax fleet": run_cell(ds, name, params, fleet=True)}
+        if kind != "dense" and jax.devices()[0].platform == "cpu":
+            # the default runs this fleet one model after another: show both
+            res["jax fleet"]["label"] = "jax fleet (default here: one model after another)"
+            res["jax fleet, stacked (BENCH_FLEET_VMAP=1)"] = run_cell(ds, name, params,
+                                                                       fleet=True, stacked=True)
+        res["jax per series"] = run_cell(ds, name, params, fleet=False)
         if not args.no_torch:
             if args.torch_threads:
                 import torch
@@ -264,7 +280,7 @@ def report(args) -> None:
             assert t["samples"] == n, (t["samples"], n)
             res[f"pytorch {t['version']} ({t['threads']} threads), series by series"] = t
         for label, r in res.items():
-            rows.append([kind, label, f"{r['wall_s']:.1f}", f"{r['fit_s']:.1f}",
+            rows.append([kind, r.get("label", label), f"{r['wall_s']:.1f}", f"{r['fit_s']:.1f}",
                          f"{r['score_s']:.1f}", str(r.get("compiles", "")),
                          f"{r['compile_s']:.1f}" if "compile_s" in r else "",
                          f"{n / r['fit_s']:,.0f}", f"{100 * gf / r['fit_s'] / peak:.2f}"])
@@ -273,7 +289,7 @@ def report(args) -> None:
                            for label, r in res.items() if label != "jax fleet")
         notes.append(f"{kind}: the fleet cell (compile included) is {ratios}")
         runs = fresh_processes(kind, args.scale)
-        notes.append(f"{kind}: fleet cell in two fresh processes sharing a new cache folder: "
+        notes.append(f"{kind}: default fleet cell in two fresh processes sharing a cache folder: "
                      + "; ".join(f"run {i + 1}: {r['compiles']} compilations, "
                                  f"{r['cache_hits']} cache hits, {r['compile_s']:.1f} s "
                                  f"compiling" for i, r in enumerate(runs)))

@@ -305,24 +305,29 @@ class History:
 
 def train(prog: Program, data: np.ndarray, starts: np.ndarray, *, val_data: np.ndarray | None,
           val_starts: np.ndarray | None, epochs: int, batch: int, patience: int,
-          seed: int) -> tuple[list[np.ndarray], History]:
+          seed: int, shapes: dict | None = None) -> tuple[list[np.ndarray], History]:
     """Adam on the samples ``data[s : s + length]`` for ``s`` in ``starts``, shuffled each epoch
     (numpy, seeded); early stopping on the mean loss of the ``val_starts`` samples of
     ``val_data`` (``patience`` epochs without improvement), restoring the best weights.
-    Returns the fitted parameter leaves (numpy) and the loss history."""
+    Returns the fitted parameter leaves (numpy) and the loss history.  ``shapes`` (from
+    :func:`train_fleet`) pads to a fleet's common shapes, so its models share one program."""
     params, opt_state = prog.init(seed)
     rng = np.random.default_rng(seed)
-    d = to_device(pad_rows(data, bucket(len(data), 64)))
+    d = to_device(pad_rows(data, shapes["rows"] if shapes else bucket(len(data), 64)))
     # few batches (a short series): bucket their count so series of many lengths share one
     # program, skipping the empty batches; many: the exact count, no skipping branch
     exact = math.ceil(len(starts) / batch)
     n_batches = exact if exact > EXACT_BATCHES else bucket(exact)
     padded = n_batches * batch > len(starts) and n_batches > exact
+    if shapes:
+        n_batches, padded = shapes["batches"], True
     use_val = val_starts is not None and len(val_starts) > 0 and patience > 0
     if use_val:
-        vd = to_device(pad_rows(val_data, bucket(len(val_data), 64)))
+        vd = to_device(pad_rows(val_data, shapes["val_rows"] if shapes else
+                                bucket(len(val_data), 64)))
         vb = 256
-        vidx, vw = batches(val_starts, vb, bucket(math.ceil(len(val_starts) / vb)))
+        vidx, vw = batches(val_starts, vb, shapes["val_batches"] if shapes else
+                           bucket(math.ceil(len(val_starts) / vb)))
     hist, best, best_params, wait, losses = History(), np.inf, params, 0, []
     for epoch in range(epochs):
         idx, w = batches(rng.permutation(starts), batch, n_batches)
@@ -345,14 +350,15 @@ def train(prog: Program, data: np.ndarray, starts: np.ndarray, *, val_data: np.n
 
 
 def errors(prog: Program, leaves: list[np.ndarray], series: np.ndarray, n_samples: int, *,
-           chunk: int, mode: str, proj: np.ndarray | None = None) -> np.ndarray:
+           chunk: int, mode: str, proj: np.ndarray | None = None,
+           c: int | None = None) -> np.ndarray:
     """Run :meth:`Program._errors` over the stride-1 samples ``0 .. n_samples - 1`` of
-    ``series`` in chunks of at most ``chunk`` samples (bucketed), and stitch the results:
-    ``[n_samples(+length-1)]`` (score) or ``[..., F]`` (explain), float64.  Windowed results are
-    per-row sums over the covering windows (divide by :func:`window_counts`)."""
+    ``series`` in chunks of at most ``chunk`` samples (bucketed; or of ``c``), and stitch the
+    results: ``[n_samples(+length-1)]`` (score) or ``[..., F]`` (explain), float64.  Windowed
+    results are per-row sums over the covering windows (divide by :func:`window_counts`)."""
     params = from_numpy(prog, leaves)
     length = prog.task.length
-    c = min(bucket(chunk), bucket(n_samples, 16))
+    c = c or min(bucket(chunk), bucket(n_samples, 16))
     n_out = n_samples + length - 1 if prog.task.windowed else n_samples
     width = () if mode == "score" else ((proj.shape[1],) if proj is not None else
                                         (series.shape[1],))
@@ -394,6 +400,24 @@ def window_counts(length: int, window: int) -> np.ndarray:
 #: caches gain nothing; measured with benchmarks/bench_fleet.py).
 FLEET_MB_ENV = "BENCH_FLEET_MB"
 CPU_FLEET_MB = 256
+
+
+#: ``BENCH_FLEET_VMAP=1`` / ``0``: stack a fleet's models in one program, or train and score
+#: them one after another, on any device; unset: see :func:`vmapped_fleets`.
+FLEET_VMAP_ENV = "BENCH_FLEET_VMAP"
+
+
+def vmapped_fleets(task: Task) -> bool:
+    """Whether a fleet of ``task``'s models runs stacked in one program (else one model after
+    another with the single-model programs, padded to the fleet's common shapes so that they
+    share them: the same results, no more compilations).  Default: on accelerators, and
+    for the dense model on a CPU.  On a CPU the LSTMs run one by one: one LSTM at a batch of 64
+    is already compute-bound there, and stacked models ran 5-30 % slower per model
+    (benchmarks/README.md, "JAX fleets")."""
+    env = os.environ.get(FLEET_VMAP_ENV, "").strip()
+    if env:
+        return env not in ("0", "false", "no")
+    return jax.devices()[0].platform != "cpu" or task.model.kind == "dense"
 
 
 def fleet_budget_mb() -> float:
@@ -443,8 +467,6 @@ def train_fleet(prog: Program, datas: list[np.ndarray], starts: list[np.ndarray]
     rounding).  Models are trained in fleets of at most ``capacity`` (default: as many as
     :func:`fleet_budget_mb` holds); all fleets of a call share one set of array shapes."""
     n = len(datas)
-    if capacity is None:
-        capacity = int(fleet_budget_mb() // max(model_step_mb(prog, batch), 1e-6))
     exact = [math.ceil(len(s) / batch) for s in starts]
     shapes = {
         "rows": bucket(max(len(d) for d in datas), 64),
@@ -457,6 +479,13 @@ def train_fleet(prog: Program, datas: list[np.ndarray], starts: list[np.ndarray]
                                            for i in range(n) if use_val[i]))
     # early stopping on held-out samples of each training series itself: no second copy
     shapes["shared_val"] = all(val_datas[i] is datas[i] for i in range(n) if use_val[i])
+    if not vmapped_fleets(prog.task):  # one after another, in the fleet's common shapes
+        return [train(prog, d, s, val_data=vd, val_starts=vs, epochs=epochs, batch=batch,
+                      patience=patience, seed=int(seed), shapes=shapes)
+                for d, s, vd, vs, seed in zip(datas, starts, val_datas, val_starts, seeds,
+                                              strict=True)]
+    if capacity is None:
+        capacity = int(fleet_budget_mb() // max(model_step_mb(prog, batch), 1e-6))
     out, lo = [], 0
     for size in fleet_sizes(n, capacity):
         members = list(range(lo, min(lo + size, n)))
@@ -551,14 +580,25 @@ def _train_one_fleet(prog, members, size, datas, starts, val_datas, val_starts, 
     return out
 
 
+def fleet_chunk(chunk: int, n_samples: list[int], at_least: int = 0) -> int:
+    """Samples per model-chunk of :func:`errors_fleet`: the longest series' count, bucketed, at
+    least ``at_least`` (to reuse a program compiled for longer series), at most ``chunk``."""
+    return min(bucket(chunk), max(bucket(max(n_samples), 16), at_least))
+
+
 def errors_fleet(prog: Program, leaves: list[list[np.ndarray]], series: list[np.ndarray],
                  n_samples: list[int], *, chunk: int, mode: str,
-                 projs: list[np.ndarray] | None = None) -> list[np.ndarray]:
+                 projs: list[np.ndarray] | None = None, c: int | None = None) -> list[np.ndarray]:
     """:func:`errors` of many models, each on its own series (``leaves[i]`` scores the
     ``n_samples[i]`` samples of ``series[i]``), in calls of about ``chunk`` samples that mix
-    chunks of several models: one compiled shape for every call."""
+    chunks of ``c`` samples (default :func:`fleet_chunk`) of several models: one compiled shape
+    for every call."""
+    c = c or fleet_chunk(chunk, n_samples)
+    if not vmapped_fleets(prog.task):  # one after another, in chunks of one shape
+        return [errors(prog, lv, x, n, chunk=chunk, mode=mode, c=c,
+                       proj=None if projs is None else projs[i])
+                for i, (lv, x, n) in enumerate(zip(leaves, series, n_samples, strict=True))]
     length = prog.task.length
-    c = min(bucket(chunk), bucket(max(n_samples), 16))
     items = [(i, s0, min(c, n - s0)) for i, n in enumerate(n_samples) for s0 in range(0, n, c)]
     g = min(max(1, bucket(chunk) // c), bucket(len(items)))
     params = jax.tree.unflatten(prog.treedef, [to_device(np.stack(ls)) for ls in zip(*leaves)])

@@ -20,7 +20,9 @@ training loops live in ``_jax_models`` and ``_jax_train``.  Training, shared by 
   ``fleet`` capability of ``bench/hookspecs.py``); the models of all series with one
   configuration train together in one compiled program (``jax.vmap`` over stacked models), each
   series still with its own model, seed, early stopping and result (equal to ``fit`` /
-  ``score`` to float rounding).  ``BENCH_FLEET_MB`` bounds a fleet's memory.
+  ``score`` to float rounding).  ``BENCH_FLEET_MB`` bounds a fleet's memory.  On a CPU the
+  LSTMs' fleets train one model after another in the fleet's shared shapes (measured faster
+  there; ``BENCH_FLEET_VMAP=1`` stacks them), still one compiled program per cell.
 * Deterministic: the same ``seed`` gives the same scores on the same device.
 * Fitted weights are kept as numpy arrays, so a detector pickles before and after ``fit``.
 
@@ -258,6 +260,7 @@ class _Neural:
                 members[i]._fitted(preps[i], prog, leaves, hist)
                 members[i].compiles_, members[i].compile_s_ = 0, 0.0
         self.members_ = members
+        self._chunks_ = {}  # scoring chunk length per task, reused (see _fleet_errors)
         self.device_ = jt.device_name()
         self._count(before, add=False)
         return self
@@ -286,14 +289,29 @@ class _Neural:
         for task, idx in _groups([m._task(d.shape[1]) for m, d in zip(members, datas,
                                                                        strict=True)]).items():
             projs = [members[i]._proj() for i in idx]
+            # few features: scores are the per-feature errors reduced on the host, so a cell
+            # that also explains compiles one scoring program, not two
+            run = "explain" if members[idx[0]].n_features_ <= FEATURE_SCORES else mode
+            # chunks as long as the last call's on this group (explaining the test ranges after
+            # scoring whole series): the same compiled program
+            n_samples = [inputs[i][1] for i in idx]
+            c = jt.fleet_chunk(int(self.score_batch), n_samples, self._chunks_.get(task, 0))
+            self._chunks_[task] = c
             tots = jt.errors_fleet(jt.program(task), [members[i].params_ for i in idx],
-                                   [inputs[i][0] for i in idx], [inputs[i][1] for i in idx],
-                                   chunk=int(self.score_batch), mode=mode,
-                                   projs=None if projs[0] is None else projs)
+                                   [inputs[i][0] for i in idx], n_samples,
+                                   chunk=int(self.score_batch), mode=run,
+                                   projs=None if projs[0] is None else projs, c=c)
             for i, tot in zip(idx, tots, strict=True):
+                if run != mode:  # the score mode's reduction: sum (mse) or mean (mae)
+                    tot = tot.sum(-1) if members[i].loss == "mse" else tot.mean(-1)
                 out[i] = members[i]._score_output(tot, len(datas[i]))
         self._count(before, add=True)
         return out
+
+
+#: ``score_fleet`` of series with at most this many features runs the per-feature (explain)
+#: program and reduces on the host: the same scores to float rounding, one program fewer.
+FEATURE_SCORES = 16
 
 
 def _groups(tasks: list) -> dict:

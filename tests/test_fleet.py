@@ -26,6 +26,23 @@ MODELS = {
 TOL = {"rtol": 2e-4, "atol": 1e-6}
 
 
+@pytest.fixture(autouse=True)
+def _stacked_fleets(monkeypatch):
+    """Every fleet here runs stacked in one program, whatever the device (by default a CPU
+    trains LSTM fleets one model after another)."""
+    monkeypatch.setenv(jt.FLEET_VMAP_ENV, "1")
+
+
+def test_lstm_fleets_run_one_by_one_on_a_cpu_by_default(monkeypatch):
+    monkeypatch.delenv(jt.FLEET_VMAP_ENV)
+    tasks = {k: MODELS[k]()._prepare(_series()[0], None)["task"] for k in MODELS}
+    on_cpu = jt.jax.devices()[0].platform == "cpu"
+    assert jt.vmapped_fleets(tasks["dense_window"])
+    assert jt.vmapped_fleets(tasks["lstm_ae"]) is not on_cpu
+    monkeypatch.setenv(jt.FLEET_VMAP_ENV, "0")
+    assert not jt.vmapped_fleets(tasks["dense_rows"])
+
+
 def _series(lengths=(90, 130, 70), f: int = 2) -> list[np.ndarray]:
     """Series of different lengths and shapes (so their models differ)."""
     out = []
@@ -67,6 +84,17 @@ def test_fleet_equals_one_model_per_series(name):
     if name != "lstm_ae":  # (one LSTM program less to compile in the fast suite)
         for a, e, X in zip(alone, fleet.explain_fleet(Xs), Xs, strict=True):
             np.testing.assert_allclose(e, a.explain(X), **TOL)
+
+
+def test_fleet_one_model_after_another_equals_one_model_per_series(monkeypatch):
+    """The LSTMs' default on a CPU: the models run one by one in the fleet's common shapes."""
+    monkeypatch.setenv(jt.FLEET_VMAP_ENV, "0")
+    Xs = _series()
+    make = MODELS["lstm_ae"]
+    fleet = make().fit_fleet(Xs, seeds=[1, 2, 3])
+    for g, a, X in zip(fleet.score_fleet(Xs), _per_series(make, Xs, [None] * 3, [1, 2, 3]), Xs,
+                       strict=True):
+        np.testing.assert_allclose(g, a.score(X), **TOL)
 
 
 def test_early_stopping_is_per_model():
@@ -154,6 +182,8 @@ def test_runner_trains_a_fleet_and_records_compiles(monkeypatch):
     scores, explain, info = _fit_all(DenseAE, params, ds, cell)
     assert set(explain) == {s.name for s in ds}  # explain_fleet of the test ranges
     assert info["fleet"] == 4
+    # training, early stopping's validation loss, and one program for scores and explanations
+    assert info.get("compiles", 0) <= 3
     for key in ("fit_s", "score_s", "peak_mem_mb", "device", "n_points", "compile_s"):
         assert key in info, key
     assert info["n_points"] == sum(len(s) for s in ds)
