@@ -3,6 +3,7 @@ its data runs end to end with the isolation forest and KDE baselines."""
 
 from __future__ import annotations
 
+import pytest
 import math
 
 from bench import api
@@ -49,6 +50,7 @@ def test_default_run_uses_the_shipped_samples_named_as_samples():
     assert len(manager.get("dataset", "hdfs").factory().series[0]) == 7940  # 100k sessions, not 2k
 
 
+@pytest.mark.slow
 def test_shipped_datasets_run_with_iforest_and_kde():
     rec = api.run(api.plan(SHIPPED, ["iforest", "kde"]), out=None)
     assert len(rec["cells"]) == 2 * len(SHIPPED)

@@ -31,6 +31,7 @@ def test_listed(env):
     assert ex["hooks"] == ["bench_register_datasets", "bench_register_detectors"]
 
 
+@pytest.mark.slow
 def test_bench_run(env, tmp_path):
     proc = bench_cli(env, "run", "-m", "robust-z", "-m", "iforest", "-d", "sine-spikes",
                      "-d", "synthetic:n_series=2", "--out", str(tmp_path))
@@ -44,6 +45,7 @@ def test_bench_run(env, tmp_path):
     assert mine["sine-spikes"]["evaluations"][0]["metrics"]["roc_auc"] > 0.8
 
 
+@pytest.mark.slow
 def test_its_own_tests_pass(env):
     """The example's tests run bench.testing against the installed package."""
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",

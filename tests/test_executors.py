@@ -309,6 +309,7 @@ def test_inline_cells_child_processes_are_killed_when_the_cell_ends(tmp_path, ma
                          wait_s=5)
 
 
+@pytest.mark.slow
 def test_sigkill_of_the_parent_leaves_no_process_of_the_run(tmp_path):
     """The parent dies without any clean-up: its workers die with it, and so do the processes
     their cells started."""
@@ -349,6 +350,7 @@ def test_a_loader_that_segfaults_or_hangs_costs_its_cells_not_the_run(manager, t
     assert json.loads(next(tmp_path.glob("*.json")).read_text())["status"] == "finished"
 
 
+@pytest.mark.slow
 def test_loading_and_fitting_are_limited_on_separate_clocks(manager):
     """2 s of loading and 2 s of fitting against a 3 s limit: neither alone overruns it."""
     cells = api.plan(["slow_loader:seconds=2"], ["slow_fit:seconds=2"], manager=manager)

@@ -93,6 +93,7 @@ def test_inline_records_plugin_errors_and_goes_on(manager):
     check(cells, run_with(InlineExecutor(manager=manager), cells), RAISES)
 
 
+@pytest.mark.slow
 def test_process_survives_every_fault_and_the_record_holds_every_cell(manager, tmp_path):
     faults = {**RAISES, **KILLS}
     cells = grid(manager, faults, real=())

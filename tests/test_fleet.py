@@ -86,6 +86,7 @@ def test_fleet_equals_one_model_per_series(name):
             np.testing.assert_allclose(e, a.explain(X), **TOL)
 
 
+@pytest.mark.slow
 def test_fleet_one_model_after_another_equals_one_model_per_series(monkeypatch):
     """The LSTMs' default on a CPU: the models run one by one in the fleet's common shapes."""
     monkeypatch.setenv(jt.FLEET_VMAP_ENV, "0")
@@ -111,6 +112,7 @@ def test_early_stopping_is_per_model():
         np.testing.assert_allclose(g, a.score(X), **TOL)
 
 
+@pytest.mark.slow
 def test_fleets_split_by_capacity_and_share_one_program():
     """Five models in fleets of at most two (three fleets of two, one slot idle) give the models
     of one fleet of five; the second call compiles nothing new."""
@@ -130,6 +132,7 @@ def test_fleets_split_by_capacity_and_share_one_program():
     assert jt.compile_count() - before <= 2  # only the new fleet size: epoch and evaluate
 
 
+@pytest.mark.slow
 def test_series_with_other_feature_counts_train_in_their_own_fleet():
     Xs = [*_series((80, 90), f=1), *_series((100,), f=3)]
     fleet = MODELS["dense_rows"]().fit_fleet(Xs, seeds=[1, 1, 1])

@@ -64,7 +64,10 @@ def test_parameter_counts():
     assert LSTMForecast(window=6, hidden=8, epochs=1).fit(X[:, :1]).n_params_ == lstm + 8 + 1
 
 
-@pytest.mark.parametrize("mode", ["inline", "hoisted", "repeated", "last_only"])
+@pytest.mark.parametrize("mode", [pytest.param("inline", marks=pytest.mark.slow),
+                                  pytest.param("hoisted", marks=pytest.mark.slow),
+                                  pytest.param("repeated", marks=pytest.mark.slow),
+                                  "last_only"])
 def test_lstm_layer_matches_the_textbook_cell_and_its_autodiff_gradient(mode):
     """The LSTM layer (fused gates, hand-written gradient; inputs projected inside the loop,
     before it, or once for a repeated input; the last state only, as an encoder asks) against

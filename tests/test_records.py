@@ -57,6 +57,7 @@ def test_corrupt_score_file_is_recomputed(tmp_path):
     assert _metrics(rec) == _metrics(first)
 
 
+@pytest.mark.slow
 def test_kill_9_mid_run_then_resume_loses_no_finished_cell(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "bench.cli", "run", "-d", "synthetic:n_series=3,length=6000",

@@ -206,6 +206,7 @@ def _browser():
     return webdriver.Chrome(service=Service(driver), options=opts)
 
 
+@pytest.mark.slow
 def test_clicking_to_another_series_redraws_the_plot(page):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
