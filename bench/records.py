@@ -202,7 +202,9 @@ class CellResult:
     peak_mem_mb: float | None = None
     device: str = ""
     n_points: int = 0
+    #: XLA compilations and their seconds (JAX detectors; 0 when everything came from the cache)
     compiles: int = 0
+    compile_s: float = 0.0
     compute: dict[str, Any] = field(default_factory=dict)
     scores_file: str = ""
     evaluations: list[dict[str, Any]] = field(default_factory=list)
@@ -295,7 +297,7 @@ class CellResult:
                      "dataset_fingerprint", "fit_key", "key", "device", "scores_file"):
             v = _need(d, name, (str, type(None)), where, "")
             kw[name] = v or ""
-        for name in ("wall_s", "fit_s", "score_s"):
+        for name in ("wall_s", "fit_s", "score_s", "compile_s"):
             kw[name] = _number(_need(d, name, (*_NUM, type(None)), where, 0.0),
                                f"{where}.{name}")
         peak = _need(d, "peak_mem_mb", (*_NUM, type(None)), where, None)
