@@ -218,9 +218,11 @@ class Program:
         """Errors of the ``C`` stride-1 samples of ``block [C + length - 1, F]``.
 
         ``mode="score"``: per-sample (or, windowed, per-row summed over windows) score ``[C]`` /
-        ``[C + L - 1]``; ``mode="explain"``: the same per feature, ``[..., F_in]``.  ``proj``
-        (``[F, F_in]`` or None) maps the difference back to input features (PCA).  ``valid [C]``
-        zeroes padded samples.
+        ``[C + L - 1]``; ``mode="explain"``: the same per feature, ``[..., F_in]``.
+        ``"score_window"`` / ``"explain_window"``: one value per sample, its mean over the
+        sample's positions, ``[C]`` / ``[C, F_in]`` (a causal window score: see
+        :func:`errors`).  ``proj`` (``[F, F_in]`` or None) maps the difference back to input
+        features (PCA).  ``valid [C]`` zeroes padded samples.
         """
         length = self.task.length
         c = block.shape[0] - length + 1
@@ -230,9 +232,11 @@ class Program:
         if proj is not None:
             diff = diff @ proj
         e = _elem(self.task.loss, diff)
-        if mode == "score":
+        if mode.startswith("score"):
             e = e.sum(-1) if self.task.loss == "mse" else e.mean(-1)
         e = e * valid.reshape((c,) + (1,) * (e.ndim - 1))
+        if mode.endswith("_window"):
+            return e.mean(axis=1)
         return _diag_sum(e) if self.task.windowed else e[:, 0]
 
 
@@ -355,13 +359,15 @@ def errors(prog: Program, leaves: list[np.ndarray], series: np.ndarray, n_sample
     """Run :meth:`Program._errors` over the stride-1 samples ``0 .. n_samples - 1`` of
     ``series`` in chunks of at most ``chunk`` samples (bucketed; or of ``c``), and stitch the
     results: ``[n_samples(+length-1)]`` (score) or ``[..., F]`` (explain), float64.  Windowed
-    results are per-row sums over the covering windows (divide by :func:`window_counts`)."""
+    results are per-row sums over the covering windows (divide by :func:`window_counts`); the
+    ``"_window"`` modes give one mean error per sample (window), ``[n_samples(, F)]``."""
     params = from_numpy(prog, leaves)
     length = prog.task.length
     c = c or min(bucket(chunk), bucket(n_samples, 16))
-    n_out = n_samples + length - 1 if prog.task.windowed else n_samples
-    width = () if mode == "score" else ((proj.shape[1],) if proj is not None else
-                                        (series.shape[1],))
+    per_row = _per_row(prog, mode)
+    n_out = n_samples + length - 1 if per_row else n_samples
+    width = () if mode.startswith("score") else ((proj.shape[1],) if proj is not None else
+                                                 (series.shape[1],))
     out = np.zeros((n_out, *width), np.float64)
     pj = None if proj is None else to_device(proj)
     pending, ones = None, to_device(np.ones(c, np.float32))
@@ -369,7 +375,7 @@ def errors(prog: Program, leaves: list[np.ndarray], series: np.ndarray, n_sample
     def collect(p):
         s0, n, res = p
         res = np.asarray(res, np.float64)
-        if prog.task.windowed:
+        if per_row:
             out[s0:s0 + n + length - 1] += res[:n + length - 1]
         else:
             out[s0:s0 + n] = res[:n]
@@ -384,6 +390,11 @@ def errors(prog: Program, leaves: list[np.ndarray], series: np.ndarray, n_sample
         pending = (s0, n, res)
     collect(pending)
     return out
+
+
+def _per_row(prog: Program, mode: str) -> bool:
+    """Whether ``mode``'s results are per-row sums over covering windows (else per sample)."""
+    return prog.task.windowed and not mode.endswith("_window")
 
 
 def window_counts(length: int, window: int) -> np.ndarray:
@@ -604,14 +615,16 @@ def errors_fleet(prog: Program, leaves: list[list[np.ndarray]], series: list[np.
     params = jax.tree.unflatten(prog.treedef, [to_device(np.stack(ls)) for ls in zip(*leaves)])
     pj = None if projs is None else to_device(np.stack(projs))
     f = series[0].shape[1]
-    width = () if mode == "score" else ((projs[0].shape[1],) if projs is not None else (f,))
-    outs = [np.zeros((n + length - 1 if prog.task.windowed else n, *width), np.float64)
+    width = () if mode.startswith("score") else ((projs[0].shape[1],) if projs is not None
+                                                 else (f,))
+    per_row = _per_row(prog, mode)
+    outs = [np.zeros((n + length - 1 if per_row else n, *width), np.float64)
             for n in n_samples]
 
     def collect(batch_items, res):
         res = np.asarray(res, np.float64)
         for r, (i, s0, n) in zip(res, batch_items, strict=False):
-            if prog.task.windowed:
+            if per_row:
                 outs[i][s0:s0 + n + length - 1] += r[:n + length - 1]
             else:
                 outs[i][s0:s0 + n] = r[:n]

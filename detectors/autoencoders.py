@@ -48,6 +48,8 @@ from ._config import DenseConfig, ForecastConfig, LSTMAEConfig, ModelConfig, Tra
 Activation = Literal["relu", "tanh", "leaky_relu", "sigmoid", "linear"]
 Loss = Literal["mse", "mae"]
 StopOn = Literal["split", "val", "none"]
+Align = Literal["causal", "centred"]
+ALIGNS = ("causal", "centred")
 
 
 def _jt():
@@ -97,20 +99,41 @@ class _Neural:
     def _proj(self) -> np.ndarray | None:
         return None
 
+    @property
+    def _causal(self) -> bool:
+        """Whether window scores are aligned to the window's last row (``align="causal"``);
+        False for one-row samples and for models without ``align`` (the forecaster)."""
+        align = getattr(self, "align", None)
+        if align is not None and align not in ALIGNS:
+            raise bench.BenchError(f"{self.name}: align must be causal or centred, "
+                                   f"got {align!r}")
+        return align == "causal" and self._length > 1
+
+    def _mode(self, mode: str) -> str:
+        """The compiled program's mode for ``mode`` (``"score"`` / ``"explain"``): one error
+        per window when causal (see :meth:`_score_output`)."""
+        return f"{mode}_window" if self._causal else mode
+
     def _score_input(self, data: np.ndarray) -> tuple[np.ndarray, int]:
         """The series to cut stride-1 scoring samples from, and how many."""
         length, n = self._length, len(data)
         if length == 1:
             return data, n
-        # windowed autoencoder: every stride-1 window, per-row mean over covering windows
+        # windowed autoencoder: every stride-1 window (a series shorter than one window is
+        # padded with copies of its last row)
         series = data if n >= length else np.concatenate(
             [data, np.repeat(data[-1:], length - n, axis=0)])
         return series, len(series) - length + 1
 
     def _score_output(self, tot: np.ndarray, n: int) -> np.ndarray:
-        """Per-sample errors (summed over covering windows, when windowed) -> one per row."""
+        """Per-sample errors -> one per row.  Causal: ``tot`` holds one mean error per window
+        and row ``t`` gets that of the window ending at ``t`` (rows before the first window's
+        last row, ``t < length - 1``, get the first window's).  Centred: ``tot`` holds per-row
+        sums over the covering windows, averaged here."""
         if self._length == 1:
             return tot
+        if self._causal:
+            return tot[np.clip(np.arange(n) - self._length + 1, 0, len(tot) - 1)]
         counts = _jt().window_counts(len(tot), self._length)
         return (tot / (counts if tot.ndim == 1 else counts[:, None]))[:n]
 
@@ -159,6 +182,7 @@ class _Neural:
         cfg = self.train_config()
         X = _as_2d(X, self.name)
         self._setup(X)
+        self._mode("score")  # checks align
         data = self._transform(X)
         starts = self._starts(len(data), cfg.stride)
         tr, vd, vs, stopped_on = self._validation(cfg, data, starts, X_val)
@@ -214,7 +238,7 @@ class _Neural:
         prog = jt.program(self._task(data.shape[1]))
         series, n_samples = self._score_input(data)
         tot = jt.errors(prog, self.params_, series, n_samples, chunk=int(self.score_batch),
-                        mode=mode, proj=self._proj())
+                        mode=self._mode(mode), proj=self._proj())
         self._count(before, add=True)
         return self._score_output(tot, len(data))
 
@@ -283,6 +307,9 @@ class _Neural:
                                    f"got {len(Xs)} to score")
         jt = _jt()
         before = jt.stats()
+        if hasattr(self, "align"):  # a scoring setting: the fleet's applies to its members
+            for m in members:
+                m.align = self.align
         datas = [m._transform(m._check_fitted(X)) for m, X in zip(members, Xs, strict=True)]
         inputs = [m._score_input(d) for m, d in zip(members, datas, strict=True)]
         out: list[np.ndarray] = [np.empty(0)] * len(members)
@@ -291,7 +318,8 @@ class _Neural:
             projs = [members[i]._proj() for i in idx]
             # few features: scores are the per-feature errors reduced on the host, so a cell
             # that also explains compiles one scoring program, not two
-            run = "explain" if members[idx[0]].n_features_ <= FEATURE_SCORES else mode
+            few = members[idx[0]].n_features_ <= FEATURE_SCORES
+            run = "explain" if few else mode
             # chunks as long as the last call's on this group (explaining the test ranges after
             # scoring whole series): the same compiled program
             n_samples = [inputs[i][1] for i in idx]
@@ -299,7 +327,8 @@ class _Neural:
             self._chunks_[task] = c
             tots = jt.errors_fleet(jt.program(task), [members[i].params_ for i in idx],
                                    [inputs[i][0] for i in idx], n_samples,
-                                   chunk=int(self.score_batch), mode=run,
+                                   chunk=int(self.score_batch),
+                                   mode=members[idx[0]]._mode(run),
                                    projs=None if projs[0] is None else projs, c=c)
             for i, tot in zip(idx, tots, strict=True):
                 if run != mode:  # the score mode's reduction: sum (mse) or mean (mae)
@@ -338,8 +367,12 @@ class DenseAE(_Neural):
                     back to the input features (the variance PCA drops is not scored).
     window:         0 = one row per sample; ``w`` > 0 = sliding windows of ``w`` rows flattened
                     to ``w * F`` inputs (training windows every ``stride`` rows, scoring every
-                    row), each step's error averaged over the windows covering it; ``"auto"`` =
-                    32 for inputs of fewer than 8 features (a univariate series), else 0.
+                    row; see ``align``); ``"auto"`` = 32 for inputs of fewer than 8 features (a
+                    univariate series), else 0.
+    align:          how window errors score rows (``window`` > 1).  ``causal`` (default): row
+                    ``t`` scores the mean error of the window ending at ``t`` (no later row is
+                    seen; rows ``t < w - 1`` get the first window's); ``centred``: each row's
+                    error averaged over every window covering it (up to ``w - 1`` rows ahead).
     epochs, batch, lr, patience, val_fraction, stop_on: training, see the module docstring.
     score_batch:    samples per scoring chunk (bounds memory; 16384 rows of the log seed's
                     128-feature model: 1M rows in 0.20 s against 0.23-0.28 s in chunks of 4096).
@@ -353,8 +386,9 @@ class DenseAE(_Neural):
     def __init__(self, *, hidden: tuple[int, ...] = (32, 16, 8), activation: Activation = "relu",
                  out_activation: Activation = "linear", loss: Loss = "mse", dropout: float = 0.0,
                  l1: float = 0.0, pca: int = 0, window: int | str = "auto", stride: int = 1,
-                 epochs: int = 30, batch: int = 64, lr: float = 1e-3, patience: int = 3,
-                 val_fraction: float = 0.1, stop_on: StopOn = "split", score_batch: int = 16384):
+                 align: Align = "causal", epochs: int = 30, batch: int = 64, lr: float = 1e-3,
+                 patience: int = 3, val_fraction: float = 0.1, stop_on: StopOn = "split",
+                 score_batch: int = 16384):
         self.hidden = hidden
         self.activation = activation
         self.out_activation = out_activation
@@ -364,6 +398,7 @@ class DenseAE(_Neural):
         self.pca = pca
         self.window = window
         self.stride = stride
+        self.align = align
         self.epochs = epochs
         self.batch = batch
         self.lr = lr
@@ -426,11 +461,13 @@ class DenseAE(_Neural):
 
 
 class LSTMAE(_Neural):
-    """Sequence-to-sequence LSTM autoencoder on sliding windows; score = reconstruction error,
-    each step's error averaged over the windows covering it.
+    """Sequence-to-sequence LSTM autoencoder on sliding windows; score = reconstruction error.
 
     window:   rows per window; training windows start every ``stride`` rows, scoring windows
               every row.
+    align:    ``causal`` (default): row ``t`` scores the mean error of the window ending at
+              ``t`` (rows ``t < window - 1`` get the first window's); ``centred``: each row's
+              error averaged over every window covering it (it sees ``window - 1`` rows ahead).
     hidden:   LSTM units of the encoder and of the decoder.
     latent:   if > 0, a Dense layer maps the encoder's last hidden state to ``latent`` units before
               it is repeated ``window`` times into the decoder; 0 = the hidden state itself.
@@ -443,14 +480,15 @@ class LSTMAE(_Neural):
     name = "lstm_ae"
 
     def __init__(self, *, window: int = 32, hidden: int = 32, latent: int = 0,
-                 loss: Loss = "mse", stride: int = 4, epochs: int = 10, batch: int = 64,
-                 lr: float = 1e-3, patience: int = 3, val_fraction: float = 0.1,
+                 loss: Loss = "mse", stride: int = 4, align: Align = "causal", epochs: int = 10,
+                 batch: int = 64, lr: float = 1e-3, patience: int = 3, val_fraction: float = 0.1,
                  stop_on: StopOn = "split", score_batch: int = 4096):
         self.window = window
         self.hidden = hidden
         self.latent = latent
         self.loss = loss
         self.stride = stride
+        self.align = align
         self.epochs = epochs
         self.batch = batch
         self.lr = lr

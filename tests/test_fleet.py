@@ -86,6 +86,25 @@ def test_fleet_equals_one_model_per_series(name):
             np.testing.assert_allclose(e, a.explain(X), **TOL)
 
 
+def test_fleet_scores_follow_align():
+    """score_fleet / explain_fleet equal each member's own score / explain with causal window
+    scores (the default) and with centred ones (the fleet's ``align`` at scoring time)."""
+    Xs = _series()
+    fleet = MODELS["dense_window"]().fit_fleet([X[:60] for X in Xs], seeds=[0, 1, 2])
+    got = {}
+    for align in ("causal", "centred"):
+        fleet.align = align
+        got[align] = fleet.score_fleet(Xs)
+        for m, g, e, X in zip(fleet.members_, got[align], fleet.explain_fleet(Xs), Xs,
+                              strict=True):
+            assert m.align == align and g.shape == (len(X),)
+            np.testing.assert_allclose(g, m.score(X), **TOL)
+            np.testing.assert_allclose(e, m.explain(X), **TOL)
+            np.testing.assert_allclose(e.sum(axis=1), g, **TOL)
+    for c, d in zip(got["causal"], got["centred"], strict=True):
+        assert not np.allclose(c, d)
+
+
 @pytest.mark.slow
 def test_fleet_one_model_after_another_equals_one_model_per_series(monkeypatch):
     """The LSTMs' default on a CPU: the models run one by one in the fleet's common shapes."""
@@ -176,11 +195,13 @@ def _dataset(n: int = 4) -> Dataset:
     return Dataset("tiny", series, description="tiny", license="CC0", provenance="test")
 
 
-def test_runner_trains_a_fleet_and_records_compiles(monkeypatch):
+@pytest.mark.parametrize("window", [0, 6])
+def test_runner_trains_a_fleet_and_records_compiles(monkeypatch, window):
     """``_fit_all`` hands a fleet-capable detector the whole cell; the scores equal the
-    per-series path's, the timings contract holds and compile seconds are recorded."""
+    per-series path's, the timings contract holds and compile seconds are recorded (window
+    6: causal window scores, still one scoring program)."""
     ds = _dataset()
-    params = {"hidden": (6, 3), "window": 0, **TINY}
+    params = {"hidden": (6, 3), "window": window, **TINY}
     cell = Cell(0, Spec("tiny"), Spec("dense_ae", params), seed=2)
     scores, explain, info = _fit_all(DenseAE, params, ds, cell)
     assert set(explain) == {s.name for s in ds}  # explain_fleet of the test ranges

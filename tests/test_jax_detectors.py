@@ -43,6 +43,50 @@ def test_shapes_and_explain_sums_to_score(name):
     assert det.epochs_ <= 2 and 0 <= det.best_epoch_ < det.epochs_
 
 
+def _noisy_sine(t: int = 240, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (np.sin(np.arange(t) / 5.0) + 0.1 * rng.normal(size=t)).astype(np.float32)[:, None]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: DenseAE(hidden=(8, 4), window=8, epochs=1, batch=32),
+    lambda: LSTMAE(window=8, hidden=4, stride=2, epochs=1, batch=32),
+], ids=["dense_ae", "lstm_ae"])
+def test_causal_window_scores_do_not_look_ahead(make):
+    """align=causal (the default): raising the rows after t leaves the scores and per-feature
+    errors of rows <= t unchanged, and row t scores the window ending at t; align=centred (the
+    same fitted model) sees up to window - 1 rows ahead."""
+    X = _noisy_sine()
+    det = make().fit(X[:160], seed=0)
+    assert det.align == "causal"
+    t = 150
+    Y = X.copy()
+    Y[t + 1:] += 3.0
+    causal = det.score(X)
+    np.testing.assert_array_equal(det.score(Y)[:t + 1], causal[:t + 1])
+    assert det.score(Y)[t + 1] > causal[t + 1]  # the change is seen from its own row on
+    # (per-feature errors: the dense model only, which compiles faster than the LSTM)
+    explains = isinstance(det, DenseAE)
+    if explains:
+        explain = det.explain(X)
+        np.testing.assert_array_equal(det.explain(Y)[:t + 1], explain[:t + 1])
+        np.testing.assert_allclose(explain.sum(axis=1), causal, rtol=1e-5)
+    # rows before the first window's last row (7) get the first window's score
+    np.testing.assert_array_equal(causal[:7], np.full(7, causal[7]))
+    # the window ending at t is the last window of the series cut after t
+    np.testing.assert_allclose(det.score(X[:t + 1])[t], causal[t], rtol=1e-5)
+    det.align = "centred"
+    centred = det.score(X)
+    ahead = np.abs(det.score(Y)[:t + 1] - centred[:t + 1])
+    assert ahead[t - 6:].min() > 0 and ahead[:t - 7].max() == 0  # rows t-6 .. t see row t+1
+    if explains:
+        np.testing.assert_allclose(det.explain(X).sum(axis=1), centred, rtol=1e-5)
+    assert not np.allclose(centred, causal)
+    det.align = "ahead"
+    with pytest.raises(bench.BenchError, match="align must be causal or centred"):
+        det.score(X)
+
+
 def test_mae_score_is_mean_of_explain():
     X = _data()
     det = MODELS["dense_rows"](loss="mae").fit(X[:200])
