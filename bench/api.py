@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import plugins, records
+from . import plugins, records, store
 from .data import Evaluation
 from .errors import BenchError
 from .params import Spec, bind, parse_spec
@@ -216,7 +216,8 @@ def baseline_update(directory: str | Path = BASELINE_DIR, manager: Manager | Non
         scores.mkdir(parents=True)
         for cell in record.cells:
             if cell.fit_key:
-                shutil.copy2(Path(tmp) / "scores" / f"{cell.fit_key}.npz", scores)
+                store.copy(Path(tmp) / "scores" / f"{cell.fit_key}.npz", scores,
+                           explain=False)
             cell.scores_file = ""
         records.save(record, directory / "baseline.json")
     return record

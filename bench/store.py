@@ -134,3 +134,21 @@ def _verify(header: Any, scores: dict[str, np.ndarray], fit_key: str,
     if header.get("checksum") != _checksum(scores):
         return "checksum mismatch (the file was changed after it was written)"
     return ""
+
+
+def copy(path: str | Path, directory: str | Path, *, explain: bool = True) -> Path:
+    """Copy a verified stored fit into ``directory`` under its own fit key, without its
+    explanations unless ``explain`` (a regression baseline needs only the scores to be
+    re-evaluated; explanations are most of the bytes of a multivariate cell).  A file that fails
+    verification raises ``ValueError`` saying why."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            header = json.loads(str(z["header"])) if "header" in z.files else {}
+    except Exception as exc:  # truncated, not a zip, bad JSON
+        raise ValueError(f"{path}: unreadable ({type(exc).__name__})") from None
+    stored, why = load_file(path, dict(header.get("lengths") or {}), header.get("fit_key"))
+    if stored is None:
+        raise ValueError(f"{path}: {why or 'no such file'}")
+    return save(directory, header["fit_key"],
+                Stored(stored.scores, stored.explain if explain else {}, stored.info))

@@ -3,8 +3,9 @@ its data runs end to end with the isolation forest and KDE baselines."""
 
 from __future__ import annotations
 
-import pytest
 import math
+
+import pytest
 
 from bench import api
 from bench.cli import main

@@ -386,3 +386,14 @@ def test_leaderboard_of_a_partial_record_says_so(base_run, tmp_path, capsys):
     code, out, err = run_cli(capsys, "leaderboard", str(tmp_path / "partial.json"))
     assert code == 0 and "warning: partial results" in err and "1 of 2 cells did not finish" in err
     assert json.loads((tmp_path / "partial.json").read_text())["complete"] is False
+
+
+def test_store_copy_keeps_verified_scores_and_drops_explanations(tmp_path):
+    s = {"a": np.arange(6.0)}
+    src = store.save(tmp_path / "src", "k9", store.Stored(s, {"a": np.ones((2, 3))}, {"fit_s": 2}))
+    dst = store.copy(src, tmp_path / "dst", explain=False)
+    got, why = store.load(tmp_path / "dst", "k9", {"a": 6})
+    assert dst.name == "k9.npz" and why == "" and got.explain == {} and got.info == {"fit_s": 2}
+    src.write_bytes(src.read_bytes()[:200])
+    with pytest.raises(ValueError):
+        store.copy(src, tmp_path / "dst2")
