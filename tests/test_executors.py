@@ -277,6 +277,7 @@ def test_a_signal_stops_the_run_cleanly(tmp_path, executor, how):
     assert not survivors(procs, groups - {p.pid})
 
 
+@pytest.mark.slow
 def test_a_detectors_child_processes_do_not_outlive_its_cell(tmp_path, manager):
     """Whether the cell returns or kills its worker."""
     pidfile = tmp_path / "pids"
@@ -335,6 +336,7 @@ def test_sigkill_of_the_parent_leaves_no_process_of_the_run(tmp_path):
     assert not survivors(procs, groups - {p.pid}, pidfile)
 
 
+@pytest.mark.slow
 def test_a_loader_that_segfaults_or_hangs_costs_its_cells_not_the_run(manager, tmp_path):
     cells = api.plan(["tiny", "segfault_loader", "hanging_loader"], ["zscore_ok"],
                      manager=manager)

@@ -106,6 +106,7 @@ def test_process_survives_every_fault_and_the_record_holds_every_cell(manager, t
         [(c.index, c.status) for c in record.cells]
 
 
+@pytest.mark.slow
 def test_dask_without_isolation_records_a_dead_worker_as_crash(manager):
     """(Isolated Dask cells: test_executors.py::test_dask_against_a_separate_scheduler...)"""
     faults = {"fault_fit": RAISES["fault_fit"], "fault_exit": ("crash", "KilledWorker")}
@@ -113,6 +114,7 @@ def test_dask_without_isolation_records_a_dead_worker_as_crash(manager):
     check(cells, run_with(DaskExecutor(jobs=2, manager=manager), cells), faults)
 
 
+@pytest.mark.slow
 def test_process_workers_are_reused_when_healthy_and_replaced_after_a_crash(manager):
     cells = api.plan(["tiny"], ["zscore_ok", "zscore_ok", "fault_exit", "zscore_ok"],
                      manager=manager)

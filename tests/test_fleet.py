@@ -195,7 +195,7 @@ def _dataset(n: int = 4) -> Dataset:
     return Dataset("tiny", series, description="tiny", license="CC0", provenance="test")
 
 
-@pytest.mark.parametrize("window", [0, 6])
+@pytest.mark.parametrize("window", [0, pytest.param(6, marks=pytest.mark.slow)])
 def test_runner_trains_a_fleet_and_records_compiles(monkeypatch, window):
     """``_fit_all`` hands a fleet-capable detector the whole cell; the scores equal the
     per-series path's, the timings contract holds and compile seconds are recorded (window

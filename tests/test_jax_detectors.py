@@ -93,6 +93,7 @@ def test_mae_score_is_mean_of_explain():
     np.testing.assert_allclose(det.explain(X).mean(axis=1), det.score(X), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_parameter_counts():
     X = _data(f=159)
     # the HPC course model: 159 -> 64 -> 159

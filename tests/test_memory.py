@@ -8,6 +8,7 @@ import textwrap
 import time
 
 import numpy as np
+import pytest
 
 from bench.memory import PeakMemory
 
@@ -68,6 +69,7 @@ def test_child_processes_count():
     assert mem.peak_mb >= 90, mem.peak_mb
 
 
+@pytest.mark.slow
 def test_a_new_lifetime_high_is_exact_without_any_sample():
     """With sampling effectively off (one sample at the start), ru_maxrss still gives the peak
     when the block sets the process's lifetime high.  Linux hands a child its parent's high-water
