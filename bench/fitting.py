@@ -124,23 +124,37 @@ def _fit_rows(factory: Any, s: Series, mask: np.ndarray) -> tuple[np.ndarray, li
                             f"window crosses a removed row")
 
 
+def construct(factory: Any, params: dict[str, Any], who: str) -> Any:
+    """A fresh detector, or a :class:`CellError` naming the plugin's ``__init__``."""
+    try:
+        return factory(**params)
+    except Exception as exc:
+        raise CellError(f"{who}: constructing it with {jsonable(params)} raised "
+                        f"{type(exc).__name__}: {exc}; fix the plugin's __init__") from exc
+
+
+def prepare(factory: Any, s: Series, cell: Cell) -> tuple[np.ndarray, np.ndarray, list, str]:
+    """One series as a detector gets it: ``(X, train_mask, runs, note)``: the values
+    (standardised with the statistics of the rows it fits, unless the protocol says not to), the
+    mask of those rows, their contiguous runs and how the protocol was applied (see
+    :func:`_fit_rows`).  A series with no row to fit is a :class:`CellError`."""
+    mask = train_rows(s, cell.protocol)
+    if not mask.any():
+        raise CellError(f"series '{s.name}': no training rows to fit on "
+                        f"(train range {s.split.ranges(len(s))['train'].stop} steps, protocol "
+                        f"{cell.protocol.name or 'unsupervised'})")
+    mask, runs, note = _fit_rows(factory, s, mask)
+    X = _standardise(s, s.values[mask]) if cell.protocol.standardize else s.values
+    return X, mask, runs, note
+
+
 def fit_and_score(factory: Any, params: dict[str, Any], s: Series, cell: Cell,
                   who: str) -> tuple[SeriesResult, np.ndarray]:
     """Fit a fresh detector on one series' training rows, score every row (and explain the test
     range when the detector can and the cell asks).  Returns the result and the training mask."""
     r = s.split.ranges(len(s))
-    train_mask = train_rows(s, cell.protocol)
-    if not train_mask.any():
-        raise CellError(f"series '{s.name}': no training rows to fit on "
-                        f"(train range {r['train'].stop} steps, protocol "
-                        f"{cell.protocol.name or 'unsupervised'})")
-    train_mask, runs, note = _fit_rows(factory, s, train_mask)
-    X = _standardise(s, s.values[train_mask]) if cell.protocol.standardize else s.values
-    try:
-        detector = factory(**params)
-    except Exception as exc:
-        raise CellError(f"{who}: constructing it with {jsonable(params)} raised "
-                        f"{type(exc).__name__}: {exc}; fix the plugin's __init__") from exc
+    X, train_mask, runs, note = prepare(factory, s, cell)
+    detector = construct(factory, params, who)
     kwargs = _fit_kwargs(detector.fit, X[r["val"]], cell.seed)
     window = harness_window(factory, cell.protocol, s)
     offsets = np.cumsum([0] + [b - a for a, b in runs])

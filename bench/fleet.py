@@ -13,9 +13,8 @@ import numpy as np
 
 from .cell import Cell, CellError
 from .data import Dataset
-from .fitting import _check_scores, _fit_rows, _standardise, train_rows
+from .fitting import _check_scores, construct, prepare
 from .memory import PeakMemory
-from .params import jsonable
 
 
 def tags(factory: Any) -> dict[str, Any]:
@@ -43,13 +42,7 @@ def _inputs(factory: Any, ds: Dataset, cell: Cell) -> tuple[list, list, list, li
     full, train, val, notes = [], [], [], []
     for s in ds:
         r = s.split.ranges(len(s))
-        mask = train_rows(s, cell.protocol)
-        if not mask.any():
-            raise CellError(f"series '{s.name}': no training rows to fit on "
-                            f"(train range {r['train'].stop} steps, protocol "
-                            f"{cell.protocol.name or 'unsupervised'})")
-        mask, _, note = _fit_rows(factory, s, mask)
-        X = _standardise(s, s.values[mask]) if cell.protocol.standardize else s.values
+        X, mask, _, note = prepare(factory, s, cell)
         full.append(X)
         train.append(X[mask])
         val.append(X[r["val"]])
@@ -65,11 +58,7 @@ def fit_fleet_all(factory: Any, params: dict[str, Any], ds: Dataset, cell: Cell,
     series = list(ds)
     with PeakMemory() as mem:
         full, train, val, notes = _inputs(factory, ds, cell)
-        try:
-            detector = factory(**params)
-        except Exception as exc:
-            raise CellError(f"{who}: constructing it with {jsonable(params)} raised "
-                            f"{type(exc).__name__}: {exc}; fix the plugin's __init__") from exc
+        detector = construct(factory, params, who)
         t0 = time.perf_counter()
         try:
             fitted = detector.fit_fleet(train, X_vals=val, seeds=[cell.seed] * len(series))

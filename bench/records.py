@@ -161,8 +161,33 @@ def _check_evaluation(ev: Any, where: str) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- a cell
 
 
+class _ByKey:
+    """Read access by key to a record's JSON form (``cell["status"]``, ``rec.get("run_id")``):
+    the named fields, then ``extra``.  Kept for plugins and scripts written against the JSON
+    form; new code reads attributes.  No item assignment."""
+
+    _KEYS: tuple[str, ...] = ()
+    extra: dict[str, Any]
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._KEYS:
+            return getattr(self, key)
+        if key in self.extra:
+            return self.extra[key]
+        raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._KEYS or key in self.extra
+
+
 @dataclass
-class CellResult:
+class CellResult(_ByKey):
     """What one cell of a run produced: its identity, how it ended, its keys, timings and its
     evaluations (one per threshold strategy).  Built by the runner for a finished cell and by
     :meth:`failed` for one that did not finish; written with :meth:`to_json`, read back with
@@ -248,24 +273,6 @@ class CellResult:
         """What a comparison matches cells on: dataset and detector as given (seeds aside)."""
         return f"{self.dataset_label} x {self.detector_label}"
 
-    # -- dict-style read access (the JSON form's keys)
-
-    def __getitem__(self, key: str) -> Any:
-        if key in _FIELD_NAMES:
-            return getattr(self, key)
-        if key in self.extra:
-            return self.extra[key]
-        raise KeyError(key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        try:
-            return self[key]
-        except KeyError:
-            return default
-
-    def __contains__(self, key: str) -> bool:
-        return key in _FIELD_NAMES or key in self.extra
-
     # -- JSON
 
     def to_json(self) -> dict[str, Any]:
@@ -317,6 +324,7 @@ class CellResult:
 
 
 _FIELD_NAMES = tuple(f.name for f in fields(CellResult) if f.name != "extra")
+CellResult._KEYS = _FIELD_NAMES
 
 
 def _given(params: dict[str, Any]) -> str:
@@ -341,7 +349,7 @@ def new_run_id(now: _dt.datetime | None = None) -> str:
 
 
 @dataclass
-class RunRecord:
+class RunRecord(_ByKey):
     """One run: what was asked (``grid``, ``n_cells`` planned), where and with what it ran
     (``environment``, ``git_commit``), its ``status`` and one :class:`CellResult` per cell that
     ended.  ``complete`` says whether every planned cell finished (any status) and the run ended
@@ -400,24 +408,6 @@ class RunRecord:
         return (f"run {self.run_id} is {self.status}: {missing + stopped} of {self.n_cells} "
                 f"cells did not finish")
 
-    # -- dict-style read access (the JSON form's keys)
-
-    def __getitem__(self, key: str) -> Any:
-        if key in _RUN_FIELDS:
-            return getattr(self, key)
-        if key in self.extra:
-            return self.extra[key]
-        raise KeyError(key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        try:
-            return self[key]
-        except KeyError:
-            return default
-
-    def __contains__(self, key: str) -> bool:
-        return key in _RUN_FIELDS or key in self.extra
-
     def __iter__(self) -> Iterator[CellResult]:
         return iter(self.cells)
 
@@ -474,6 +464,7 @@ class RunRecord:
 
 _RUN_FIELDS = ("schema", "run_id", "created", "bench_version", "git_commit", "environment",
                "grid", "n_cells", "status", "cells")
+RunRecord._KEYS = _RUN_FIELDS
 
 
 def new_record(grid: dict[str, Any], n_cells: int = 0) -> RunRecord:
