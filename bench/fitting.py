@@ -124,6 +124,15 @@ def _fit_rows(factory: Any, s: Series, mask: np.ndarray) -> tuple[np.ndarray, li
                             f"window crosses a removed row")
 
 
+def call(who: str, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` of a plugin; what it raises becomes a :class:`CellError` naming
+    the plugin (``who``) and the call (``what``, e.g. ``fit() on series 'x'``)."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:
+        raise CellError(f"{who}: {what} raised {type(exc).__name__}: {exc}") from exc
+
+
 def construct(factory: Any, params: dict[str, Any], who: str) -> Any:
     """A fresh detector, or a :class:`CellError` naming the plugin's ``__init__``."""
     try:
@@ -165,30 +174,19 @@ def fit_and_score(factory: Any, params: dict[str, Any], s: Series, cell: Cell,
     elif takes_segments(factory):
         kwargs["segments"] = segments
     t0 = time.perf_counter()
-    try:
-        fitted = detector.fit(X[train_mask], **kwargs)
-    except Exception as exc:
-        raise CellError(f"{who}: fit() on series '{s.name}' raised "
-                        f"{type(exc).__name__}: {exc}") from exc
+    fitted = call(who, f"fit() on series '{s.name}'", detector.fit, X[train_mask], **kwargs)
     fit_s = time.perf_counter() - t0
     if fitted is not None and fitted is not detector:
         detector = fitted
     t0 = time.perf_counter()
-    try:
-        raw = detector.score(X)
-    except Exception as exc:
-        raise CellError(f"{who}: score() on series '{s.name}' raised "
-                        f"{type(exc).__name__}: {exc}") from exc
+    raw = call(who, f"score() on series '{s.name}'", detector.score, X)
     scores = _check_scores(raw, len(s), f"{who} on series '{s.name}'")
     score_s = time.perf_counter() - t0
     device = str(getattr(detector, "device_", "cpu"))
     explain = None
     if cell.explain and callable(getattr(detector, "explain", None)):
-        try:
-            explain = np.asarray(detector.explain(X[r["test"]]), dtype=np.float32)
-        except Exception as exc:
-            raise CellError(f"{who}: explain() on series '{s.name}' raised "
-                            f"{type(exc).__name__}: {exc}") from exc
+        explain = np.asarray(call(who, f"explain() on series '{s.name}'", detector.explain,
+                                  X[r["test"]]), dtype=np.float32)
         if explain.shape != (r["test"].stop - r["test"].start, s.n_features):
             raise CellError(f"{who}: explain() returned shape {explain.shape}; it must return "
                             f"[T, F] = ({r['test'].stop - r['test'].start}, {s.n_features})")

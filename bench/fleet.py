@@ -13,7 +13,7 @@ import numpy as np
 
 from .cell import Cell, CellError
 from .data import Dataset
-from .fitting import _check_scores, construct, prepare
+from .fitting import _check_scores, call, construct, prepare
 from .memory import PeakMemory
 
 
@@ -60,19 +60,12 @@ def fit_fleet_all(factory: Any, params: dict[str, Any], ds: Dataset, cell: Cell,
         full, train, val, notes = _inputs(factory, ds, cell)
         detector = construct(factory, params, who)
         t0 = time.perf_counter()
-        try:
-            fitted = detector.fit_fleet(train, X_vals=val, seeds=[cell.seed] * len(series))
-        except Exception as exc:
-            raise CellError(f"{who}: fit_fleet() on {len(series)} series raised "
-                            f"{type(exc).__name__}: {exc}") from exc
+        fitted = call(who, f"fit_fleet() on {len(series)} series", detector.fit_fleet, train,
+                      X_vals=val, seeds=[cell.seed] * len(series))
         fit_s = time.perf_counter() - t0
         detector = detector if fitted is None else fitted
         t0 = time.perf_counter()
-        try:
-            raw = detector.score_fleet(full)
-        except Exception as exc:
-            raise CellError(f"{who}: score_fleet() on {len(series)} series raised "
-                            f"{type(exc).__name__}: {exc}") from exc
+        raw = call(who, f"score_fleet() on {len(series)} series", detector.score_fleet, full)
         if len(raw) != len(series):
             raise CellError(f"{who}: score_fleet() returned {len(raw)} score arrays for "
                             f"{len(series)} series; return one per series, in order")
