@@ -18,7 +18,7 @@ from .plugins import Manager, get_manager
 from .records import CellResult
 
 __all__ = ["RANGES", "Cell", "CellError", "Protocol", "SeriesResult", "evaluate", "fit_and_score",
-           "train_rows", "run_cell", "load_dataset", "clear_cache", "failed_cell"]
+           "train_rows", "run_cell", "load_dataset", "clear_cache"]
 
 
 # ----------------------------------------------------------------------------- datasets
@@ -49,12 +49,6 @@ def clear_cache() -> None:
 
 def cell_key(parts: dict[str, Any]) -> str:
     return digest(parts, 24)
-
-
-def failed_cell(cell: Cell, status: str, message: str, tb: str = "",
-                wall_s: float = 0.0) -> CellResult:
-    """The result of a cell that did not finish (see :meth:`CellResult.failed`)."""
-    return CellResult.failed(cell, status, message, tb, wall_s)
 
 
 def run_cell(cell: Cell, manager: Manager | None = None) -> CellResult:
