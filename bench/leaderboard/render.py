@@ -1,0 +1,347 @@
+"""Leaderboard rendering: each table as text (title, headers, body, legend), the overall table,
+and the whole output in any tabulate format, csv or json."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import textwrap
+from typing import Any
+
+import numpy as np
+from tabulate import tabulate
+
+from ..plugins import Manager, get_manager
+from .rows import (FORMATS, NARROW_EXTRA, WIDTH, Column, _fmt, column, rows)
+from .tables import Entry, Overall, Table, ranking, tables
+
+
+# ----------------------------------------------------------------------------- one table as text
+
+
+
+def _metric_keys(t: Table) -> list[str]:
+    """Metric names recorded in the table's rows, in record order."""
+    keys: list[str] = []
+    for e in t.entries:
+        for r in e.rows:
+            for m in r["metrics"]:
+                if m not in keys:
+                    keys.append(m)
+    return keys
+
+
+def _compute_keys(t: Table) -> list[str]:
+    """Compute cost models of the cells (priced per cell, shown apart from alarm costs)."""
+    keys: list[str] = []
+    for e in t.entries:
+        for r in e.rows:
+            for c in r.get("compute") or {}:
+                if c not in keys:
+                    keys.append(c)
+    return keys
+
+
+def _cost_keys(t: Table) -> list[str]:
+    keys: list[str] = []
+    for e in t.entries:
+        for r in e.rows:
+            for c in r["costs"]:
+                if c not in keys:
+                    keys.append(c)
+    return keys
+
+
+def _columns(t: Table, manager: Manager, wide: bool) -> list[Column]:
+    """The value columns after the headline: oracle metrics never (they have their own table);
+    narrow: the thresholded metric, ROC-AUC and the first cost; wide: every metric and cost."""
+    cols = [column(manager, m) for m in _metric_keys(t)]
+    cols = [c for c in cols if not c.oracle and c.key != t.headline.key]
+    costs = [column(manager, f"cost:{c}") for c in _cost_keys(t)]
+    costs = [c for c in costs if c.key != t.headline.key]
+    if wide:
+        return cols + costs
+    keep = [c for c in cols if c.key in (t.thresholded, *NARROW_EXTRA)]
+    keep.sort(key=lambda c: (c.key != t.thresholded))
+    return keep + costs[:1]
+
+
+def _oracle_columns(t: Table, manager: Manager) -> list[Column]:
+    return [c for c in (column(manager, m) for m in _metric_keys(t)) if c.oracle]
+
+
+def _order(t: Table) -> list[Entry]:
+    """Ranked detectors, then chance rows, then detectors with no finished seed."""
+    chance = [e for e in t.entries if e.chance and e.rows]
+    rest = [e for e in t.entries if not e.rows]
+    return [*t.ranked, *chance, *rest]
+
+
+def _name(e: Entry) -> str:
+    return e.label + (" ~chance" if e.chance else "")
+
+
+def render_table(t: Table, manager: Manager, wide: bool = False) -> tuple[
+        str, list[str], list[list[str]], list[str]]:
+    """``(title, headers, body, legend lines)`` of one table."""
+    cols = _columns(t, manager, wide)
+    lift = t.chance_best is not None
+    headers = ["detector", "seeds", t.headline.header] + (["lift"] if lift else []) \
+        + [c.header for c in cols]
+    computes = _compute_keys(t) if wide else []
+    if wide:
+        headers += [f"$/M points ({c})" for c in computes] + ["fit s", "score s", "mem MB"]
+    status = wide or any(e.failed for e in t.entries)  # narrow: only when something failed
+    headers += ["status"] if status else []
+    body, notes = [], []
+    for e in _order(t):
+        row = [_name(e), str(e.seeds), e.cell(t.headline)] \
+            + ([t.lift(e) if not e.chance else ""] if lift else []) \
+            + [e.cell(c) for c in cols]
+        if wide:
+            row += [e.compute(c) for c in computes]
+            row += [e.timing("fit_s", 3), e.timing("score_s", 3), e.timing("peak_mem_mb", 1)]
+        if status:
+            row.append(_status(e, notes, wide))
+        body.append(row)
+    return _table_title(t), headers, body, _legend(t, cols, lift) + notes
+
+
+def _status(e: Entry, notes: list[str], wide: bool) -> str:
+    if not e.failed:
+        return "ok"
+    words = sorted({_status_word(r["status"]) for r in e.failed})
+    text = "/".join(words) + (f" {len(e.failed)}/{e.seeds}" if e.rows else "")
+    first = e.failed[0]
+    msg = f"{_status_word(first['status'])}: {_one_line(first.get('error', ''))}"
+    if wide:
+        return msg if not e.rows else f"{text}: {_one_line(first.get('error', ''), 60)}"
+    notes.append(f"[{e.label}] {msg}")
+    return text
+
+
+def _table_title(t: Table) -> str:
+    """Dataset, sort key and direction (the threshold and the rest go to the legend)."""
+    sort = f"sorted by {t.headline.header}, {_direction(t.headline)}"
+    if t.oracle:
+        return f"ORACLE {t.dataset}: threshold '{t.threshold}' chosen on TEST labels; {sort}"
+    flag = "" if t.beats_chance else " -- NO DETECTOR BEATS CHANCE"
+    return f"{t.dataset}: {sort}{flag}"
+
+
+def _direction(c: Column) -> str:
+    return "higher is better" if c.higher_is_better else "lower is better"
+
+
+def _legend(t: Table, cols: list[Column], lift: bool) -> list[str]:
+    """Legend lines: threshold, series counts per metric, lift, chance rows, marks."""
+    parts = []
+    if t.oracle:
+        parts.append("an upper bound, not a result")
+    elif t.threshold:
+        parts.append(f"threshold {t.threshold} (chosen with {t.chosen_with})")
+    if not t.oracle and not t.beats_chance:
+        parts.append("no detector beats the chance rows: left out of the overall rank")
+    counts = _series_counts(t, [t.headline, *cols])
+    if counts:
+        parts.append("series averaged: " + ", ".join(counts))
+    if lift:
+        parts.append(f"lift = {t.headline.label} minus the best chance row's"
+                     f" ({'higher' if t.headline.higher_is_better else 'lower'} is better)")
+    if any(e.chance for e in t.entries):
+        parts.append("~chance: a baseline that learned nothing, shown for reference, not ranked")
+    if any(e.seeds > 1 for e in t.entries):
+        parts.append("mean±std over seeds")
+    if any(c.inflating for c in [t.headline, *cols]):
+        parts.append("(!) inflating: label-blind detectors score above chance on it")
+    text = "; ".join(parts)
+    return _wrap(text) if text else []
+
+
+def _series_counts(t: Table, cols: list[Column]) -> list[str]:
+    """``VUS-PR 3 of 4`` per column whose series count the record holds."""
+    out = []
+    for c in cols:
+        ns = {(r["metric_series"].get(c.key), r.get("n_series")) for e in t.entries
+              for r in e.rows if r["metric_series"].get(c.key) is not None}
+        if not ns:
+            continue
+        n = sorted(ns, key=lambda x: (x[0] or 0))
+        got = "/".join(str(a) for a in sorted({a for a, _ in n}))
+        total = max((b or 0) for _, b in n)
+        out.append(f"{c.label} {got} of {total}" if total else f"{c.label} {got}")
+    return out
+
+
+def _oracle_metric_table(t: Table, manager: Manager) -> tuple[str, list[str], list[list[str]],
+                                                               list[str]] | None:
+    cols = _oracle_columns(t, manager)
+    if not cols or t.oracle:
+        return None
+    title = f"ORACLE {t.dataset}: {', '.join(c.label for c in cols)} (threshold on TEST labels)"
+    body = [[_name(e), str(e.seeds)] + [e.cell(c) for c in cols] for e in _order(t) if e.rows]
+    legend = _wrap(f"{', '.join(c.key for c in cols)} without a threshold picks the best one on "
+                   f"the scored labels: an upper bound, not a result")
+    return title, ["detector", "seeds"] + [c.header for c in cols], body, legend
+
+
+def _wrap(text: str) -> list[str]:
+    return textwrap.wrap(text, WIDTH, break_on_hyphens=False)
+
+
+def _status_word(status: str) -> str:
+    """How a cell that did not finish is shown: FAILED (error), TIMEOUT, OOM, CRASH, ..."""
+    return "FAILED" if status == "error" else str(status).upper()
+
+
+def _one_line(text: str, n: int = 90) -> str:
+    line = (text or "").strip().splitlines()[0] if text else ""
+    return line if len(line) <= n else line[: n - 3] + "..."
+
+
+def dataset_tables(record: Any, manager: Manager | None = None, wide: bool = False) -> list[
+        tuple[str, list[str], list[list[str]]]]:
+    """``[(title, headers, rows)]``: per dataset and threshold strategy; ORACLE tables last."""
+    return [(title, headers, body) for title, headers, body, _ in
+            _all_tables(record, manager or get_manager(), wide)]
+
+
+def _all_tables(record: Any, manager: Manager, wide: bool) -> list[
+        tuple[str, list[str], list[list[str]], list[str]]]:
+    ts = tables(record, manager)
+    main = [render_table(t, manager, wide) for t in ts if not t.oracle]
+    oracle = [render_table(t, manager, wide) for t in ts if t.oracle]
+    oracle += [x for x in (_oracle_metric_table(t, manager) for t in ts) if x]
+    return main + oracle
+
+
+def overall_table(record: Any, manager: Manager | None = None, wide: bool = False) -> tuple[
+        str, list[str], list[list[str]]]:
+    """Mean rank of each detector across datasets on each dataset's headline (1 = best)."""
+    title, headers, body, _ = _overall(record, manager or get_manager(), wide)
+    return title, headers, body
+
+
+def _overall(record: Any, manager: Manager, wide: bool) -> tuple[
+        str, list[str], list[list[str]], list[str]]:
+    o = ranking(record, manager)
+    short = {d: f"d{i + 1}" for i, d in enumerate(o.datasets)}
+    headers = ["detector", "mean rank", "datasets", "failed cells"] + (
+        [short[d] for d in o.datasets] if wide else [])
+    body = []
+    for lab in sorted(o.labels, key=lambda lab: (np.nan_to_num(o.mean_rank(lab), nan=1e9), lab)):
+        n = sum(lab in o.ranks[d] for d in o.datasets)
+        row = [lab, _fmt(o.mean_rank(lab)), str(n), str(o.failed.get(lab, 0))]
+        if wide:
+            row += [_fmt(o.ranks[d].get(lab)) if lab in o.ranks[d] else "" for d in o.datasets]
+        body.append(row)
+    title = "overall: mean rank across datasets on each dataset's headline (1 = best)"
+    parts = ["ranked on: " + ", ".join(f"{d} by {o.headlines[d]}" + (
+        f" ({short[d]})" if wide else "") for d in o.datasets)]
+    if o.left_out:
+        parts.append("left out (no detector beats chance): " + ", ".join(o.left_out))
+    parts.append("chance baselines not ranked")
+    legend = _wrap("; ".join(parts)) + _wrap(o.test.summary())
+    if o.test.rejected:
+        legend += _cd_lines(o)
+    return title, headers, body, legend
+
+
+def _cd_lines(o: Overall) -> list[str]:
+    """The critical difference as text: detectors joined when their mean ranks differ by less."""
+    t = o.test
+    order = sorted(range(len(t.labels)), key=lambda i: t.mean_ranks[i])
+    lines = [f"critical difference {t.cd:.2f}: not significantly different (Nemenyi):"]
+    seen = set()
+    for i in order:
+        grp = tuple(t.labels[j] for j in order
+                    if abs(t.mean_ranks[j] - t.mean_ranks[i]) < t.cd and
+                    t.mean_ranks[j] >= t.mean_ranks[i])
+        if len(grp) > 1 and not any(set(grp) <= set(s) for s in seen):
+            seen.add(grp)
+            lines += _wrap("  " + " ~ ".join(grp))
+    return lines if len(lines) > 1 else lines + ["  every pair differs significantly"]
+
+
+# ----------------------------------------------------------------------------- whole output
+
+
+def render(record: Any, fmt: str = "github", manager: Manager | None = None,
+           wide: bool = False) -> str:
+    """All leaderboards of a record as text in ``fmt``: any tabulate format, ``csv`` (one row
+    per cell and threshold) or ``json`` (one JSON object per line).  ``wide``: every metric,
+    cost and timing (the default fits 100 columns)."""
+    if fmt not in FORMATS:
+        from ..errors import BenchError
+
+        raise BenchError(f"unknown format '{fmt}'; choose one of: {', '.join(FORMATS)}")
+    if fmt == "json":
+        return "\n".join(json.dumps(_json_row(r), allow_nan=True) for r in rows(record)) + "\n"
+    if fmt == "csv":
+        return _csv(record)
+    manager = manager or get_manager()
+    parts = []
+    table_fmt = "pipe" if fmt == "markdown" else fmt
+    for title, headers, body, legend in [*_all_tables(record, manager, wide),
+                                         _overall(record, manager, wide)]:
+        parts.append(_title(title, fmt))
+        if _html(fmt):  # every value escaped here, once, whichever html flavour was asked for
+            headers = [html.escape(str(h)) for h in headers]
+            body = [[html.escape(str(v)) for v in row] for row in body]
+            table_fmt = "unsafehtml"
+        parts.append(tabulate(body, headers=headers, tablefmt=table_fmt, disable_numparse=True))
+        parts.extend(_note(line, fmt) for line in legend)
+        parts.append("")
+    return "\n".join(parts)
+
+
+def _html(fmt: str) -> bool:
+    return fmt.startswith("html") or fmt == "unsafehtml"
+
+
+def _title(title: str, fmt: str) -> str:
+    if fmt in ("github", "pipe", "markdown") or fmt.startswith("pipe"):
+        return f"\n### {title}\n"
+    if _html(fmt):
+        return f"<h3>{html.escape(title)}</h3>"
+    if fmt.startswith("latex"):
+        return f"% {title}"
+    return f"\n{title}"
+
+
+def _note(line: str, fmt: str) -> str:
+    if _html(fmt):
+        return f"<p>{html.escape(line)}</p>"
+    if fmt.startswith("latex"):
+        return f"% {line}"
+    return line
+
+
+def _json_row(r: dict[str, Any]) -> dict[str, Any]:
+    keys = ("dataset", "detector", "params", "seed", "status", "n_series", "threshold",
+            "threshold_params", "chosen_with", "threshold_value", "oracle", "metrics",
+            "metric_series", "costs", "confusion", "compute", "fit_s", "score_s", "peak_mem_mb",
+            "device", "error")
+    return {k: r[k] for k in keys if k in r}
+
+
+def _csv(record: Any) -> str:
+    rs = rows(record)
+    metric_names = sorted({m for r in rs for m in r["metrics"]})
+    cost_names = sorted({c for r in rs for c in r["costs"]})
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["dataset", "detector", "params", "seed", "status", "threshold", "oracle",
+                *metric_names, *[f"{c}_{rng}" for c in cost_names for rng in
+                                 ("train", "val", "test")],
+                "fit_s", "score_s", "peak_mem_mb", "error"])
+    for r in rs:
+        w.writerow([r["dataset"], r["detector"], json.dumps(r["params"]), r["seed"], r["status"],
+                    r["threshold"] or "", r["oracle"],
+                    *[r["metrics"].get(m, "") for m in metric_names],
+                    *[r["costs"].get(c, {}).get(rng, "") for c in cost_names
+                      for rng in ("train", "val", "test")],
+                    r["fit_s"], r["score_s"], r["peak_mem_mb"], r.get("error", "")])
+    return buf.getvalue()
