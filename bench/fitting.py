@@ -108,6 +108,15 @@ def takes_segments(factory: Any) -> bool:
         return False
 
 
+def takes_series(factory: Any) -> bool:
+    """True when the detector's ``fit`` takes ``series=NAME`` (the series' name), as the
+    ``scores`` detector's does to find its stored scores."""
+    try:
+        return "series" in inspect.signature(factory.fit).parameters
+    except (AttributeError, TypeError, ValueError):
+        return False
+
+
 def _fit_rows(factory: Any, s: Series, mask: np.ndarray) -> tuple[np.ndarray, list, str]:
     """(training mask, contiguous runs of it, note) for a detector that windows itself: under a
     mask with gaps (semi-supervised rows removed) it gets only the longest contiguous run, since
@@ -173,6 +182,8 @@ def fit_and_score(factory: Any, params: dict[str, Any], s: Series, cell: Cell,
         kwargs["segments"] = segments
     elif takes_segments(factory):
         kwargs["segments"] = segments
+    if takes_series(factory):  # a detector that replays stored scores (scores) needs the name
+        kwargs["series"] = s.name
     t0 = time.perf_counter()
     fitted = call(who, f"fit() on series '{s.name}'", detector.fit, X[train_mask], **kwargs)
     fit_s = time.perf_counter() - t0

@@ -38,6 +38,7 @@ DEFAULT_PLUGINS: dict[str, str] = {
     "kde": "bench.detectors.kde",
     "autoencoders": "bench.detectors.autoencoders",
     "chance": "bench.detectors.chance",
+    "scores": "bench.detectors.scores",
     "synthetic": "bench.datasets.synthetic",
     "hpc": "bench.datasets.hpc",
     "hdfs": "bench.datasets.hdfs",

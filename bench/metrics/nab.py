@@ -98,6 +98,7 @@ class NabCurve:
         self._val = val[order]
         # suffix sums: total change of the raw score for thresholds <= each value
         delta = np.concatenate(ev_delta)[order]
+        self._delta = delta
         self._suffix = np.concatenate([np.cumsum(delta[::-1])[::-1], [0.0]])
         self._candidates = np.unique(s[scored])
 
@@ -120,6 +121,12 @@ class NabCurve:
         nxt = np.r_[weight[ri][1:], 0.0]
         delta = np.where(last, weight[ri] + fn_weight, weight[ri] - nxt)
         return s[ri], delta
+
+    def events(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(values, changes)``, values ascending: the raw score at threshold ``t`` is
+        ``null + sum(changes[values >= t])``.  Summing the events of several series gives the
+        corpus curve NAB's optimiser sweeps (:mod:`bench.nab_protocol`)."""
+        return self._val, self._delta
 
     def raw(self, thresholds: np.ndarray) -> np.ndarray:
         """Raw NAB score of the alarms ``scores >= t`` for each ``t``."""

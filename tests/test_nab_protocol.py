@@ -1,0 +1,154 @@
+"""NAB's corpus procedure (bench.nab_protocol) against a row-by-row transcription of NAB's
+sweeper rules, hand-computed cases, the optimiser's tie rule, and the probation scaling."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from bench import nab_protocol as nabp
+from bench.errors import BenchError
+
+
+def _sig(x):
+    return -1.0 if x > 3.0 else 2.0 / (1.0 + math.exp(5.0 * x)) - 1.0
+
+
+def _reference_raw(labels, scores, threshold, w):
+    """NAB v1.1 sweeper, one row at a time: the raw score of the alarms ``scores >= t``."""
+    n = len(labels)
+    prob = min(math.floor(0.15 * n), 0.15 * 5000)
+    wins, i = [], 0
+    while i < n:
+        if labels[i]:
+            j = i
+            while j + 1 < n and labels[j + 1]:
+                j += 1
+            wins.append((i, j))
+            i = j + 1
+        else:
+            i += 1
+    parts, fp, prev = {}, 0.0, None
+    for k, (a, b) in enumerate(wins):
+        if b >= prob:
+            parts[k] = -w["fnWeight"]
+    for i in range(n):
+        k = next((k for k, (a, b) in enumerate(wins) if a <= i <= b), None)
+        if k is not None:
+            a, b = wins[k]
+            weight = _sig(-(b - i + 1) / (b - a + 1)) * w["tpWeight"] / _sig(-1.0)
+        elif prev is None:
+            weight = -w["fpWeight"]
+        else:
+            pa, pb = prev
+            weight = _sig(abs(pb - i) / max(pb - pa, 1)) * w["fpWeight"]
+        if i >= prob and scores[i] >= threshold:
+            if k is None:
+                fp += weight
+            else:
+                parts[k] = max(parts[k], weight)
+        if k is not None and i == wins[k][1]:
+            prev = wins[k]
+    return fp + sum(parts.values())
+
+
+def _corpus(seed, n_files=4):
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n_files):
+        n = int(rng.integers(60, 140))
+        y = np.zeros(n, np.int8)
+        for _ in range(int(rng.integers(0, 3))):
+            a = int(rng.integers(0, n - 5))
+            y[a:a + int(rng.integers(1, 12))] = 1
+        s = np.round(rng.random(n), 1)  # ties on purpose
+        out.append((y, s))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("profile", list(nabp.PROFILES))
+def test_corpus_raw_matches_the_row_by_row_rules(seed, profile):
+    corpus = _corpus(seed)
+    w = nabp.PROFILES[profile]
+    ts = [-1.0, 0.0, 0.3, 0.35, 0.7, 1.0, np.inf]
+    got = nabp.corpus_raw(corpus, ts, profile=profile)
+    want = [sum(_reference_raw(y, s, t, w) for y, s in corpus) for t in ts]
+    np.testing.assert_allclose(got, want, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_optimise_is_the_brute_force_best_highest_threshold_first(seed):
+    corpus = _corpus(seed, n_files=5)
+    w = nabp.PROFILES["standard"]
+    cand = sorted({float(v) for _, s in corpus for v in s} | {math.inf}, reverse=True)
+    raw = [sum(_reference_raw(y, s, t, w) for y, s in corpus) for t in cand]
+    best = max(raw)
+    j = next(i for i, r in enumerate(raw) if r >= best - 1e-12)
+    got = nabp.optimise(corpus)
+    assert got.chosen_with_labels and got.raw == pytest.approx(best, abs=1e-12)
+    assert got.threshold == cand[j]
+
+
+def test_hand_computed_file():
+    """100 rows, probation 15, one window rows 40-49 (width 10): an alarm at its first row is
+    perfect (100), at its last row earns S(-0.1)/S(-1), one before it costs fpWeight."""
+    y = np.zeros(100, np.int8)
+    y[40:50] = 1
+    assert nabp.probation_rows(100) == 15 and nabp.probation_rows(10_000) == 750
+    s = np.zeros(100)
+    s[40] = 1.0
+    assert nabp.score([(y, s)], 0.5).score == pytest.approx(100.0)
+    s = np.zeros(100)
+    s[49], s[20] = 1.0, 1.0
+    tp = (2 / (1 + math.exp(-0.5)) - 1) / (2 / (1 + math.exp(-5)) - 1)  # 0.2482
+    e = nabp.score([(y, s)], 0.5)
+    assert e.raw == pytest.approx(tp - 0.11) and (e.null, e.perfect) == (-1.0, 1.0)
+    assert e.score == pytest.approx(100 * (tp - 0.11 + 1) / 2)
+    assert nabp.score([(y, np.zeros(100))], 0.5).score == 0.0  # no alarm = the null detector
+    # an alarm in the probation period counts for nothing
+    s = np.zeros(100)
+    s[5] = 1.0
+    assert nabp.score([(y, s)], 0.5).raw == -1.0
+
+
+def test_optimiser_keeps_no_alarm_when_every_alarm_hurts():
+    y = np.zeros(200, np.int8)
+    y[100:110] = 1
+    s = np.zeros(200)
+    s[20:30] = 1.0  # alarms only long before the window
+    got = nabp.optimise([(y, s)], profile="reward_low_FP_rate")
+    assert got.threshold == math.inf and got.score == 0.0
+
+
+def test_board_and_profiles():
+    corpus = _corpus(7)
+    b = nabp.board(corpus, {"standard": 0.5})
+    assert set(b) == set(nabp.PROFILES)
+    assert not b["standard"].chosen_with_labels and b["standard"].threshold == 0.5
+    assert b["reward_low_FN_rate"].chosen_with_labels
+    # the optimiser's choice is never below any fixed threshold's score
+    assert nabp.optimise(corpus).score >= b["standard"].score
+    # reward_low_FN_rate's null is -2 per window: the same alarms normalise differently
+    assert b["reward_low_FN_rate"].null == 2 * nabp.optimise(corpus).null
+    with pytest.raises(BenchError, match="profile 'strict' unknown"):
+        nabp.optimise(corpus, profile="strict")
+    with pytest.raises(BenchError, match="no file"):
+        nabp.optimise([])
+
+
+def test_scale_by_probation_is_causal_and_monotone():
+    rng = np.random.default_rng(0)
+    s = rng.normal(5.0, 3.0, 1000)
+    z = nabp.scale_by_probation(s, 150)
+    assert np.all(np.diff(z[np.argsort(s)]) >= 0)
+    assert abs(np.median(z[:150])) < 1e-12
+    t = s.copy()
+    t[150:] *= 10.0  # changing later rows never changes the scale
+    np.testing.assert_array_equal(nabp.scale_by_probation(t, 150)[:150], z[:150])
+    flat = np.r_[np.ones(10), np.arange(5.0)]
+    np.testing.assert_array_equal(nabp.scale_by_probation(flat, 10), flat - 1.0)
+    with pytest.raises(BenchError, match="probation of 0 rows"):
+        nabp.scale_by_probation(s, 0)
