@@ -28,6 +28,14 @@ TIME_NAMES = ("timestamp", "timestamps", "time", "datetime", "date")
 GROUND_TRUTH = ("changepoint", "trend", "noise", "seasonality1", "seasonality2", "seasonality3")
 #: TSB-AD's file-name convention: ``[index]_[dataset]_id_[id]_[domain]_tr_[train length]_1st_
 #: [first anomaly index].csv``
+#: names (normalised: lower case, ``-``/space as ``_``, pandas' ``.N`` duplicate suffix dropped)
+#: of columns that hold labels: never features, whichever is the label
+LABEL_LIKE = frozenset(LABEL_NAMES) | {"labels", "is_anomalous", "anomalies", "anomaly_label",
+                                       "is_outlier", "outlier", "ground_truth", "attack"}
+#: what float32 (the dtype a series is stored in) holds: larger magnitudes overflow, smaller
+#: non-zero ones lose their precision or flush to 0
+F32_MAX = float(np.finfo(np.float32).max)
+F32_TINY = float(np.finfo(np.float32).tiny)
 TSB_TRAIN = re.compile(r"_tr_(\d+)(?:_|$)")
 TSB_FIRST = re.compile(r"_1st_(\d+)(?:_|$)")
 
@@ -63,6 +71,57 @@ def _pick(f: Path, columns: list[str], given: str, names: tuple[str, ...], what:
     return next((lower[n] for n in names if n in lower), None)
 
 
+def label_like(column: str) -> bool:
+    """Whether a column's name says it holds labels (``label``, ``Is-Anomaly``, ``label.1``:
+    pandas' name for a repeated ``label``)."""
+    name = re.sub(r"\.\d+$", "", str(column).strip().lower())
+    return re.sub(r"[\s\-]+", "_", name) in LABEL_LIKE
+
+
+def _label_column(f: Path, cols: list[str], given: str) -> str:
+    """The label column: ``given`` (it must exist), else the one label-like column; a file
+    with several label-like columns and no ``label=`` is refused (which one is the truth is
+    not for the harness to guess, and the others must not reach a detector)."""
+    if given:
+        return _pick(f, cols, given, LABEL_NAMES, "label", "label")
+    like = [c for c in cols if label_like(c)]
+    if len(like) > 1:
+        raise bench.BenchError(f"dataset '{NAME}': {f}: {len(like)} label-like columns "
+                               f"{like}; pass label=NAME to choose the label (the others are "
+                               f"never features) or remove the extra ones")
+    if not like:
+        raise bench.BenchError(f"dataset '{NAME}': {f}: no label column (looked for "
+                               f"{', '.join(LABEL_NAMES)}); found {cols}; name it with "
+                               f"label=COLUMN")
+    return like[0]
+
+
+def _check_float32(f: Path, values: np.ndarray, vcols: list[str]) -> None:
+    """Refuse a value that float32 cannot hold (it would become inf, or 0 / lose its digits),
+    naming the file, its line and column."""
+    mag = np.abs(values)
+    bad = (mag > F32_MAX) | ((mag < F32_TINY) & (mag > 0))
+    if bad.any():
+        row, col = (int(i[0]) for i in np.nonzero(bad))
+        v = float(values[row, col])
+        what = "beyond" if abs(v) > F32_MAX else "below"
+        raise bench.BenchError(f"dataset '{NAME}': {f} line {row + 2}: value {v:g} in column "
+                               f"'{vcols[col]}' is {what} float32's range (normal magnitudes "
+                               f"{F32_TINY:.3g} to {F32_MAX:.3g}; {int(bad.sum())} such "
+                               f"value(s)); rescale the column (e.g. to other units)")
+
+
+def _check_order(f: Path, stamps: np.ndarray, column: str) -> None:
+    """Refuse timestamps that go back in time: the file's row order is the series' order."""
+    back = np.nonzero(stamps[1:] < stamps[:-1])[0]
+    if len(back):
+        i = int(back[0]) + 1
+        raise bench.BenchError(f"dataset '{NAME}': {f} line {i + 2}: timestamp "
+                               f"{stamps[i]} in column '{column}' comes before the previous "
+                               f"row's {stamps[i - 1]} ({len(back)} such row(s)); sort the file "
+                               f"by '{column}' or pass timestamp= another column")
+
+
 def _value_columns(f: Path, df, used: set[str], columns: str) -> list[str]:
     """``columns`` (``|``-separated names) if given, else every column that is not the label,
     the timestamp or a Yahoo ground-truth component, and holds at least one number (a column
@@ -75,7 +134,7 @@ def _value_columns(f: Path, df, used: set[str], columns: str) -> list[str]:
         return wanted
     out = []
     for c in df.columns:
-        if c in used or str(c).strip().lower() in GROUND_TRUTH:
+        if c in used or str(c).strip().lower() in GROUND_TRUTH or label_like(c):
             continue
         if pd.to_numeric(df[c], errors="coerce").notna().any():
             out.append(c)
@@ -147,17 +206,16 @@ def read_file(f: Path, name: str, *, label: str = "", timestamp: str = "", colum
         raise bench.BenchError(f"dataset '{NAME}': {f} has a header but no rows")
     cols = [str(c) for c in df.columns]
     df.columns = cols
-    lcol = _pick(f, cols, label, LABEL_NAMES, "label", "label")
-    if lcol is None:
-        raise bench.BenchError(f"dataset '{NAME}': {f}: no label column (looked for "
-                               f"{', '.join(LABEL_NAMES)}); found {cols}; name it with "
-                               f"label=COLUMN")
+    lcol = _label_column(f, cols, label)
     tcol = _pick(f, cols, timestamp, TIME_NAMES, "timestamp", "timestamp")
     used = {lcol} | ({tcol} if tcol else set())
     vcols = _value_columns(f, df, used, columns)
     values = np.column_stack([_util.numeric_column(NAME, f, df, c) for c in vcols])
+    _check_float32(f, values, vcols)
     labels = _labels(f, df, lcol)
     stamps = _timestamps(f, df, tcol) if tcol else None
+    if stamps is not None:
+        _check_order(f, stamps, tcol)
     train, source = train_length(f, train_len)
     tr, va = split_for(f, len(df), train, train_end, val_end)
     meta = {"source_file": str(f), "columns": vcols, "label_column": lcol,
@@ -175,10 +233,12 @@ def csv_dataset(*, path: str = "", label: str = "", timestamp: str = "", columns
     """Your own CSV data: path= one file or a folder of them (searched recursively, one series
     per file, named by its path without .csv).
 
-    Values: every numeric column except the label, the timestamp and Yahoo's ground-truth
-    components, or columns=A|B.  Label: 0/1, the first column named label, is_anomaly or
-    anomaly (any case), or label=NAME.  Timestamp (optional): timestamp, timestamps, time,
-    datetime or date, or timestamp=NAME.  Split: train_len=N rows (or TSB-AD's _tr_N in the
+    Values: every numeric column except label-like ones (label, is_anomaly, anomaly, label.1,
+    ...), the timestamp and Yahoo's ground-truth components, or columns=A|B; a value float32
+    cannot hold is refused.  Label: 0/1, the one column named label, is_anomaly or anomaly (any
+    case; a file with several needs label=NAME), or label=NAME.  Timestamp (optional):
+    timestamp, timestamps, time, datetime or date, or timestamp=NAME; it must not go back in
+    time.  Split: train_len=N rows (or TSB-AD's _tr_N in the
     file name) trains on the first N rows and halves the rest into validation then test;
     otherwise the fractions train_end / val_end.  series: fnmatch patterns over the relative
     file path separated by |, e.g. A2Benchmark/*."""

@@ -216,3 +216,68 @@ def test_cli_run_with_iforest_on_a_folder(tmp_path, capsys, layout):
     (cell,) = rec["cells"]
     assert cell["status"] == "ok", cell.get("error")
     assert cell["n_series"] == n and cell["dataset"] == "csv"
+
+
+# ----------------------------------------------------------------------------- issue 22
+
+
+def _rows(header: str, n: int = 40, extra=lambda i: "") -> str:
+    """``n`` rows of a realistic series: a sine, one labelled spike at row 30."""
+    lines = [header]
+    for i in range(n):
+        lab = int(i == 30)
+        lines.append(f"{i},{np.sin(i / 3) + 5 * lab:.5f},{lab}{extra(i)}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("header,extra,labels", [
+    ("timestamp,value,label,is_anomaly", lambda i: f",{int(i == 30)}", ["label", "is_anomaly"]),
+    ("timestamp,value,label,label", lambda i: f",{int(i == 30)}", ["label", "label.1"]),
+    ("timestamp,value,Label,Is-Anomaly", lambda i: f",{int(i == 30)}", ["Label", "Is-Anomaly"]),
+])
+def test_two_label_like_columns_are_refused_without_label(tmp_path, header, extra, labels):
+    f = _write(tmp_path, _rows(header, extra=extra))
+    with pytest.raises(bench.BenchError) as e:
+        csvds.csv_dataset(path=str(f))
+    msg = str(e.value)
+    assert "\n" not in msg and str(f) in msg and "label=NAME" in msg
+    assert f"2 label-like columns {labels}" in msg
+
+
+def test_with_label_given_no_other_label_like_column_reaches_the_detector(tmp_path):
+    f = _write(tmp_path, _rows("timestamp,value,label,is_anomaly,anomaly.1",
+                               extra=lambda i: f",{int(i == 30)},{int(i == 30)}"))
+    (s,) = csvds.csv_dataset(path=str(f), label="is_anomaly")
+    assert s.meta["columns"] == ["value"] and s.values.shape == (40, 1)
+    assert s.meta["label_column"] == "is_anomaly" and int(s.labels.sum()) == 1
+    assert csvds.label_like("label.1") and csvds.label_like(" IS_ANOMALY ")
+    assert not csvds.label_like("anomaly_len") and not csvds.label_like("value")
+
+
+def test_timestamps_that_go_back_in_time_are_refused(tmp_path):
+    text = _rows("timestamp,value,label").splitlines()
+    text[11], text[12] = text[12], text[11]  # rows 10 and 11 swapped: line 12 goes back
+    f = _write(tmp_path, "\n".join(text) + "\n")
+    with pytest.raises(bench.BenchError, match=r"line 13: timestamp 10 in column 'timestamp' "
+                                               r"comes before the previous row's 11 .*sort the "
+                                               r"file by 'timestamp'"):
+        csvds.csv_dataset(path=str(f))
+    dates = "timestamp,value,label\n2024-01-02,1,0\n2024-01-01,2,0\n" + "".join(
+        f"2024-02-{d:02d},{d},0\n" for d in range(1, 20))
+    with pytest.raises(bench.BenchError, match="line 3: timestamp 2024-01-01"):
+        csvds.csv_dataset(path=str(_write(tmp_path, dates, "d.csv")))
+
+
+@pytest.mark.parametrize("value,what", [("1e-50", "below"), ("-3e39", "beyond"),
+                                        ("1e-39", "below")])
+def test_values_float32_cannot_hold_are_refused_naming_line_and_column(tmp_path, value, what):
+    text = _rows("timestamp,value,label,cpu", extra=lambda i: ",0.5").splitlines()
+    text[8] = text[8].rsplit(",", 1)[0] + f",{value}"  # line 9, column cpu
+    f = _write(tmp_path, "\n".join(text) + "\n")
+    with pytest.raises(bench.BenchError) as e:
+        csvds.csv_dataset(path=str(f))
+    msg = str(e.value)
+    assert f"{f} line 9: value {float(value):g} in column 'cpu' is {what} float32's range" in msg
+    ok = _write(tmp_path, _rows("timestamp,value,label,cpu", extra=lambda i: ",0"), "ok.csv")
+    (s,) = csvds.csv_dataset(path=str(ok))  # zeros are fine
+    assert s.values.shape == (40, 2)
