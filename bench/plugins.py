@@ -27,6 +27,10 @@ from .errors import BenchError
 
 GROUP = "bench"
 
+#: the distribution that ships bench and its built-in plugins (its import name is ``bench``;
+#: ``bench`` on the package index is an unrelated project)
+DISTRIBUTION = "anomaly-bench"
+
 #: Built-in plugins, registered from here only when their entry point is missing (a source
 #: checkout whose metadata predates the module).  Must match ``[project.entry-points.bench]``.
 DEFAULT_PLUGINS: dict[str, str] = {
@@ -243,7 +247,7 @@ class Manager:
                     )
                 continue
             seen[ep.name] = package
-            builtin = package == "bench"
+            builtin = package == DISTRIBUTION
             if not self._wanted(ep.name, builtin):
                 continue
             self._trace(f"load plugin '{ep.name}' = {ep.value} (entry point of "
@@ -270,7 +274,7 @@ class Manager:
             return
         from . import __version__
 
-        self.register(module, name, version=__version__, package="bench", builtin=builtin)
+        self.register(module, name, version=__version__, package=DISTRIBUTION, builtin=builtin)
 
     def _broken(self, name: str, module: str, why: str, **info: Any) -> None:
         self.plugins[name] = PluginInfo(name, module, error=why, **info)
@@ -400,7 +404,7 @@ def _entry_points() -> list[tuple[md.EntryPoint, str, str]]:
         dist = getattr(ep, "dist", None)
         package = dist.metadata["Name"] if dist is not None else ""
         out.append((ep, package or "", dist.version if dist is not None else ""))
-    return sorted(out, key=lambda t: (t[1] != "bench", t[0].name))
+    return sorted(out, key=lambda t: (t[1] != DISTRIBUTION, t[0].name))
 
 
 def _hook_names() -> list[str]:

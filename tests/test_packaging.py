@@ -1,0 +1,57 @@
+"""The build: one distribution name everywhere, and every folder of package data declared."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from bench.plugins import DISTRIBUTION
+
+ROOT = Path(__file__).resolve().parents[1]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _declared_packages() -> set[str]:
+    return set(PYPROJECT["tool"]["setuptools"]["packages"])
+
+
+def _folders(package: str, folder: Path) -> set[str]:
+    """Every folder under ``folder`` that holds files, as the dotted package name setuptools
+    gives it (the folders it warns about when they are not declared)."""
+    out = set()
+    for d in [folder, *sorted(p for p in folder.rglob("*") if p.is_dir())]:
+        if d.name == "__pycache__" or not any(f.is_file() for f in d.iterdir()):
+            continue
+        rel = d.relative_to(folder).parts
+        out.add(".".join((package, *rel)))
+    return out
+
+
+def test_every_package_data_folder_is_declared():
+    """setuptools warns ("absent from the packages configuration") for a data folder that is not
+    declared; the wheel then depends on deprecated behaviour.  Declare new data folders in
+    pyproject.toml's [tool.setuptools] packages."""
+    mapping = PYPROJECT["tool"]["setuptools"]["package-dir"]
+    wanted = _folders("bench.datasets.data", ROOT / mapping["bench.datasets"] / "data")
+    wanted |= _folders("bench.templates", ROOT / "bench" / "templates")
+    missing = sorted(wanted - _declared_packages())
+    assert not missing, f"declare these in pyproject.toml [tool.setuptools] packages: {missing}"
+    stale = sorted(p for p in _declared_packages() if p.startswith("bench.datasets.data")
+                   and p not in wanted)
+    assert not stale, f"declared but absent (remove from pyproject.toml): {stale}"
+
+
+def test_distribution_name_is_used_everywhere():
+    assert PYPROJECT["project"]["name"] == DISTRIBUTION == "anomaly-bench"
+    example = tomllib.loads((ROOT / "examples" / "bench-plugin-example" / "pyproject.toml")
+                            .read_text())
+    assert any(d.split(">")[0].split("=")[0].strip() == DISTRIBUTION
+               for d in example["project"]["dependencies"])
+    assert f'"{DISTRIBUTION}"' in (ROOT / "docs" / "plugins.md").read_text()
+
+
+def test_builtin_plugins_report_the_distribution():
+    from bench.plugins import get_manager
+
+    infos = get_manager().plugins
+    assert infos["kde"].package == DISTRIBUTION and infos["kde"].builtin
