@@ -31,7 +31,7 @@ def _reference_raw(labels, scores, threshold, w):
         else:
             i += 1
     parts, fp, prev = {}, 0.0, None
-    for k, (a, b) in enumerate(wins):
+    for k, (_, b) in enumerate(wins):
         if b >= prob:
             parts[k] = -w["fnWeight"]
     for i in range(n):
