@@ -75,8 +75,14 @@ class _Corpus:
                  probation: float):
         profile_weights(profile)
         curves, n_all = [], 0
+        events = []
         for labels, scores in series:
-            curves.append(NabCurve(labels, scores, profile=profile, probation=probation))
+            if scores is None:  # a file without scores (the detector failed): no alarm there
+                c = NabCurve(labels, np.zeros(len(labels)), profile=profile, probation=probation)
+            else:
+                c = NabCurve(labels, scores, profile=profile, probation=probation)
+                events.append(c.events())
+            curves.append(c)
             n_all += runs(np.asarray(labels) != 0)[0].size
         if not curves:
             raise BenchError("NAB corpus: no file to score; give at least one (labels, scores)")
@@ -85,11 +91,10 @@ class _Corpus:
         self.n_windows = n_all
         self.null = float(sum(c.null for c in curves))  # NAB: the null detector's total
         self.perfect = float(n_all * w["tpWeight"])  # NAB: tpWeight x every label window
-        vals, deltas = zip(*(c.events() for c in curves))
-        val = np.concatenate(vals)
+        val = np.concatenate([v for v, _ in events] or [np.empty(0)])
         order = np.argsort(val, kind="stable")
         self.val = val[order]  # ascending
-        d = np.concatenate(deltas)[order]
+        d = np.concatenate([d for _, d in events] or [np.empty(0)])[order]
         self.suffix = np.concatenate([np.cumsum(d[::-1])[::-1], [0.0]])
 
     def raw(self, thresholds: np.ndarray) -> np.ndarray:
@@ -110,7 +115,8 @@ class _Corpus:
 def corpus_curves(series: Iterable[tuple[np.ndarray, np.ndarray]], profile: str = "standard",
                   probation: float = PROBATION) -> _Corpus:
     """The corpus sweep of ``profile`` over ``(labels, scores)`` files (labels 0/1 per row,
-    scores one float per row, higher = more anomalous)."""
+    scores one float per row, higher = more anomalous; ``None``: the file has no scores, it
+    counts as no alarm: its windows are missed at every threshold)."""
     return _Corpus(series, profile, probation)
 
 
@@ -176,3 +182,92 @@ def scale_by_probation(scores: np.ndarray, n_probation: int) -> np.ndarray:
     if not spread > 0:
         spread = 1.0
     return (s - med) / spread
+
+
+# ----------------------------------------------------------------- the ``nab`` protocol
+
+#: how a detector's scores become comparable across files before one corpus threshold applies
+SCALE_NOTE = ("each file's scores in units of its probation scores ((s - median) / (1.4826 "
+              "MAD), causal), except a detector declaring nab_scale = 'as given' (the scores "
+              "replay: NAB's detectors write [0, 1] scores), whose scores are used as they are")
+
+
+def _ranges(s) -> dict[str, slice | None]:
+    """NAB: the probation period is the fitted range; no validation range; every later row is
+    scored and evaluated."""
+    n = len(s)
+    p = probation_rows(n)
+    return {"train": slice(0, p), "val": None, "test": slice(p, n)}
+
+
+def scale_rule(detector: str) -> str:
+    """``"as given"`` for a registered detector whose factory declares ``nab_scale = "as
+    given"``, else ``"probation"`` (see :data:`SCALE_NOTE`)."""
+    try:
+        from .plugins import get_manager
+
+        factory = get_manager().get("detector", detector).factory
+    except Exception:  # an unregistered detector: bench's default rule
+        return "probation"
+    return "as given" if getattr(factory, "nab_scale", "") == "as given" else "probation"
+
+
+def corpus_of(dataset, scores: dict[str, np.ndarray], rule: str = "probation"
+              ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(labels, scores)`` of every series of ``dataset``, scores mapped by ``rule``; a series
+    missing from ``scores`` (its detector failed) gets ``None``: no alarm, windows missed."""
+    out = []
+    for s in dataset:
+        if s.name not in scores:  # the detector failed on it: no alarm (windows missed)
+            out.append((np.asarray(s.labels), None))
+            continue
+        x = np.asarray(scores[s.name], dtype=np.float64).reshape(-1)
+        if rule == "probation":
+            p = probation_rows(len(s))
+            if p < 1:
+                raise BenchError(f"NAB protocol: series {s.name!r} has {len(s)} rows, too few "
+                                 f"for a probation period (15 %); it needs at least 7 rows")
+            x = scale_by_probation(x, p)
+        out.append((np.asarray(s.labels), x))
+    return out
+
+
+def dataset_metrics(dataset, scores: dict[str, np.ndarray], cell) -> dict[str, float]:
+    """The cell's row of NAB's scoreboard: ``nab_score:PROFILE`` (normalised corpus score, 100 =
+    perfect, 0 = no alarm, higher is better) and ``nab_threshold:PROFILE`` (NaN = no alarm beat
+    the null detector) for NAB's three profiles, and ``nab_files_without_scores`` (files the
+    detector failed on, scored as no alarm), each threshold chosen by NAB's optimiser WITH
+    THE LABELS of the corpus (NAB's published rule)."""
+    detector = getattr(getattr(cell, "detector", None), "name", "")
+    corpus = corpus_of(dataset, scores, scale_rule(detector))
+    out: dict[str, float] = {"nab_files_without_scores": float(sum(x is None
+                                                                 for _, x in corpus))}
+    for name, entry in board(corpus).items():
+        out[f"nab_score:{name}"] = entry.score
+        out[f"nab_threshold:{name}"] = entry.threshold if math.isfinite(entry.threshold) \
+            else float("nan")
+    return out
+
+
+def _profile():
+    from .protocols import Profile
+
+    return Profile(
+        "nab",
+        "NAB's procedure (Lavin & Ahmad 2015; numenta/NAB v1.1): the probation period, the first "
+        "15 % of each file (at most 750 rows), is fitted and not scored; every later row is "
+        "scored and evaluated; the cell's nab_score:PROFILE (standard, reward_low_FP_rate, "
+        "reward_low_FN_rate) is NAB's normalised corpus score (0 = no alarm, 100 = perfect) at "
+        "ONE threshold per profile chosen by NAB's optimiser with the corpus labels (NAB's own "
+        "rule, as its scoreboard). Before that threshold, " + SCALE_NOTE + ".",
+        ranges=_ranges,
+        dataset_metrics=dataset_metrics,
+        dataset_metrics_note="NAB's own rule: one threshold per profile chosen with the labels "
+                             "of the whole corpus",
+        threshold_note="ORACLE: chosen with the labels of the rows it evaluates (nab has no "
+                       "validation range)",
+    )
+
+
+#: the ``nab`` protocol, registered by :mod:`bench.protocols` on first lookup
+PROFILE = _profile()

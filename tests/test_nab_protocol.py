@@ -152,3 +152,56 @@ def test_scale_by_probation_is_causal_and_monotone():
     np.testing.assert_array_equal(nabp.scale_by_probation(flat, 10), flat - 1.0)
     with pytest.raises(BenchError, match="probation of 0 rows"):
         nabp.scale_by_probation(s, 0)
+
+
+def _cell(detector):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(detector=SimpleNamespace(name=detector))
+
+
+def test_nab_profile_on_the_shipped_sample():
+    """The registered ``nab`` protocol: probation fitted, every later row evaluated, no
+    validation range (ORACLE per-series thresholds); its corpus values: an alarm at each
+    window's first row (and nowhere else) is perfect; a file without scores counts as no alarm;
+    bench detectors' scores are rescaled per file, the scores replay's are not."""
+    from bench.datasets.nab import nab
+
+    from bench import protocols
+
+    prof = protocols.get("nab")
+    assert prof is nabp.PROFILE and prof.oracle_thresholds and "with the labels" in \
+        prof.dataset_metrics_note
+    ds = nab(sample=True)
+    for s in ds:
+        r = prof.rows(s)
+        p = nabp.probation_rows(len(s))
+        assert r["train"] == slice(0, p) and r["val"] is None and r["test"] == slice(p, len(s))
+        assert prof.fit_mask(s).sum() == p
+    perfect = {}
+    for s in ds:
+        x = np.zeros(len(s))
+        x[np.flatnonzero(np.diff(np.r_[0, s.labels]) == 1)] = 1.0
+        perfect[s.name] = x
+    for det in ("scores", "iforest"):
+        got = nabp.dataset_metrics(ds, perfect, _cell(det))
+        for name in nabp.PROFILES:
+            assert got[f"nab_score:{name}"] == pytest.approx(100.0)
+    assert nabp.scale_rule("scores") == "as given" and nabp.scale_rule("iforest") == "probation"
+    first = ds.series[0]
+    n_first = int((np.diff(np.r_[0, first.labels]) == 1).sum())
+    n_all = sum(int((np.diff(np.r_[0, s.labels]) == 1).sum()) for s in ds)
+    without = {k: v for k, v in perfect.items() if k != first.name}
+    got = nabp.dataset_metrics(ds, without, _cell("scores"))
+    assert got["nab_files_without_scores"] == 1.0
+    assert got["nab_score:standard"] == pytest.approx(100 * (n_all - n_first) / n_all)
+    # scaling: the same scores times 1000 on one file give the same board under iforest's rule
+    # (per-file units); as given, one threshold cannot serve both scales
+    rng = np.random.default_rng(1)
+    noisy = {k: v + 0.3 * rng.random(v.size) for k, v in perfect.items()}
+    scaled = dict(noisy, **{first.name: noisy[first.name] * 1000.0})
+    a = nabp.dataset_metrics(ds, noisy, _cell("iforest"))
+    b = nabp.dataset_metrics(ds, scaled, _cell("iforest"))
+    assert a["nab_score:standard"] == pytest.approx(b["nab_score:standard"])
+    c = nabp.dataset_metrics(ds, scaled, _cell("scores"))
+    assert c["nab_score:standard"] < a["nab_score:standard"] - 1.0
