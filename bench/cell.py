@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import InitVar, dataclass, field, replace
 
+from . import protocols
 from .errors import BenchError
 from .params import Spec
 
-#: the protocol names; ``--train-on`` is an alias (``normal`` = semi-supervised, ``all`` =
-#: unsupervised)
+#: the built-in protocols of bench's own split (every registered name is accepted:
+#: :func:`bench.protocols.names`); ``--train-on`` is an alias (``normal`` = semi-supervised,
+#: ``all`` = unsupervised)
 PROTOCOLS = ("unsupervised", "semi-supervised")
 TRAIN_ON = {"normal": "semi-supervised", "all": "unsupervised"}
 
@@ -18,11 +20,13 @@ TRAIN_ON = {"normal": "semi-supervised", "all": "unsupervised"}
 class Protocol:
     """How a cell trains, recorded in every cell.
 
-    name:        ``"unsupervised"``: fit on every training row, labels unused;
+    name:        a registered protocol (:mod:`bench.protocols`, ``bench list protocols``):
+                 ``"unsupervised"``: fit on every training row, labels unused;
                  ``"semi-supervised"``: fit on the normal training rows only (labels used to drop
-                 the anomalous ones; windows never cross a dropped row).  ``""`` (the default):
-                 the dataset's declared protocol (:class:`bench.Evaluation`), resolved when the
-                 cell loads its dataset.
+                 the anomalous ones; windows never cross a dropped row); ``"tsb-ad"``: TSB-AD's
+                 procedure (fit and evaluate the whole series, VUS window = the series' period);
+                 ``"nab"`` when registered.  ``""`` (the default): the dataset's declared
+                 protocol (:class:`bench.Evaluation`), resolved when the cell loads its dataset.
     standardize: scale each feature with the mean and standard deviation of the fitted rows.
     window:      sliding windows for row detectors, run by the harness (bench.windows.Windowed):
                  ``None`` = the detector's declared ``default_window`` on univariate series
@@ -43,16 +47,20 @@ class Protocol:
             if self.name and self.name != TRAIN_ON[train_on]:
                 raise BenchError(f"protocol {self.name!r} contradicts train_on={train_on!r}")
             object.__setattr__(self, "name", TRAIN_ON[train_on])
-        if self.name and self.name not in PROTOCOLS:
-            raise BenchError(f"protocol {self.name!r} unknown; use unsupervised or "
-                             f"semi-supervised (or --train-on all|normal)")
+        if self.name:
+            protocols.get(self.name)  # an unknown name: one line listing the registered ones
         if self.window is not None and self.window < 1:
             raise BenchError(f"window must be >= 1 (1 = no window), got {self.window}")
 
     @property
     def uses_labels(self) -> bool:
         """True when training rows are chosen with the labels (semi-supervised)."""
-        return self.name == "semi-supervised"
+        return self.profile.uses_labels
+
+    @property
+    def profile(self) -> protocols.Profile:
+        """The registered :class:`bench.protocols.Profile` of this protocol's name."""
+        return protocols.get(self.name)
 
     def resolve(self, declared: str) -> Protocol:
         """This protocol with its name filled from the dataset's declared one when unset."""

@@ -147,8 +147,9 @@ class Series:
         return h.hexdigest()
 
 
-#: evaluation protocols: fit on every training row (labels unused), or on the normal ones (labels
-#: used to drop the anomalous rows)
+#: the built-in protocols of bench's own split: fit on every training row (labels unused), or on
+#: the normal ones (labels used to drop the anomalous rows).  Every name registered in
+#: :mod:`bench.protocols` is accepted (``tsb-ad``, ``nab``...).
 PROTOCOLS = ("unsupervised", "semi-supervised")
 
 
@@ -164,9 +165,13 @@ class Evaluation:
                  validation labels; the HPC course uses ``min_cost`` on its cost model).
     cost:        the dataset's own cost model as ``NAME:k=v,...`` text, ``""`` when it defines
                  none (then no cost is its headline, and a run's cost column is informative only).
-    protocol:    the intended training protocol, one of :data:`PROTOCOLS`; a run uses it unless
-                 ``--protocol`` / ``--train-on`` says otherwise.
+    protocol:    the intended protocol, a name registered in :mod:`bench.protocols`
+                 (``bench list protocols``); a run uses it unless ``--protocol`` /
+                 ``--train-on`` says otherwise.
     split:       one line describing the train / validation / test split.
+    time_costs:  whether costs that count time steps (an event cost's tolerance, NAB's windows)
+                 mean anything here: False for rows without time order (HDFS block sessions) or
+                 test ranges shorter than the tolerance (telemetry probes); tables then hide them.
     """
 
     headline: str = "vus_pr"
@@ -175,11 +180,14 @@ class Evaluation:
     cost: str = ""
     protocol: str = "unsupervised"
     split: str = ""
+    time_costs: bool = True
 
     def __post_init__(self) -> None:
-        if self.protocol not in PROTOCOLS:
+        from . import protocols
+
+        if self.protocol not in protocols.names():
             raise BenchError(f"Evaluation protocol {self.protocol!r}: use one of "
-                             f"{', '.join(PROTOCOLS)}")
+                             f"{', '.join(protocols.names())}")
         if not self.headline:
             raise BenchError("Evaluation headline is empty: name a metric (e.g. vus_pr) or "
                              "cost:NAME")
@@ -192,7 +200,7 @@ class Evaluation:
     def to_dict(self) -> dict[str, Any]:
         return {"headline": self.headline, "thresholded": self.thresholded,
                 "threshold": self.threshold, "cost": self.cost, "protocol": self.protocol,
-                "split": self.split}
+                "split": self.split, "time_costs": self.time_costs}
 
 
 @dataclass
