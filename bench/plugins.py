@@ -51,6 +51,7 @@ DEFAULT_PLUGINS: dict[str, str] = {
     "telemetry": "bench.datasets.telemetry",
     "yahoo": "bench.datasets.yahoo",
     "csv": "bench.datasets.csv",
+    "tsb_ad": "bench.datasets.tsb_ad",
 }
 
 KINDS = {
