@@ -10,7 +10,9 @@ group::
 An implementation may accept fewer arguments than the spec (pluggy passes only the ones it names),
 so a plugin written today keeps working when a hook gains an argument.  Hooks are never removed.
 
-Registration hooks receive a ``register`` callback.  Names are unique across all plugins: a second
+Registration hooks receive a ``register`` callback, typed per kind in :mod:`bench.registration`
+(``RegisterDetector``, ``DatasetMeta``...), which names every ``meta`` keyword it accepts; an
+unknown keyword is reported as a plugin problem.  Names are unique across all plugins: a second
 plugin registering a taken name is rejected with a message naming both plugins, and its other
 registrations still count.
 
@@ -29,7 +31,14 @@ What each registered thing must provide is typed in :mod:`bench.contract` as Pro
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import pluggy
+
+if TYPE_CHECKING:  # typing only, as pytest's hookspec.py does: nothing is imported at run time
+    from .records import CellResult, RunRecord
+    from .registration import (RegisterCostModel, RegisterDataset, RegisterDetector,
+                               RegisterExecutor, RegisterMetric, RegisterThreshold)
 
 hookspec = pluggy.HookspecMarker("bench")
 
@@ -38,7 +47,7 @@ hookspec = pluggy.HookspecMarker("bench")
 
 
 @hookspec
-def bench_register_datasets(register):
+def bench_register_datasets(register: RegisterDataset) -> None:
     """Register dataset factories.
 
     ``register(name, factory, **meta)``:
@@ -70,7 +79,7 @@ def bench_register_datasets(register):
     Example::
 
         @bench.hookimpl
-        def bench_register_datasets(register):
+        def bench_register_datasets(register: RegisterDataset) -> None:
             register("my-data", my_data)
 
         def my_data(*, n: int = 1000) -> bench.Dataset:
@@ -84,7 +93,7 @@ def bench_register_datasets(register):
 
 
 @hookspec
-def bench_register_detectors(register):
+def bench_register_detectors(register: RegisterDetector) -> None:
     """Register detector factories.
 
     ``register(name, factory, **meta)``: ``factory(**params)`` builds an unfitted detector;
@@ -146,13 +155,13 @@ def bench_register_detectors(register):
                 return np.abs((X - self.mu_) / self.sd_).max(axis=1)
 
         @bench.hookimpl
-        def bench_register_detectors(register):
+        def bench_register_detectors(register: RegisterDetector) -> None:
             register("zscore", ZScore)
     """
 
 
 @hookspec
-def bench_register_metrics(register):
+def bench_register_metrics(register: RegisterMetric) -> None:
     """Register evaluation metrics.
 
     ``register(name, fn, **meta)`` where ``fn(labels, x, **params) -> float``.  ``labels`` is the
@@ -180,13 +189,13 @@ def bench_register_metrics(register):
             return float(pred[labels == 1].mean())
 
         @bench.hookimpl
-        def bench_register_metrics(register):
+        def bench_register_metrics(register: RegisterMetric) -> None:
             register("hit_rate", hit_rate)
     """
 
 
 @hookspec
-def bench_register_cost_models(register):
+def bench_register_cost_models(register: RegisterCostModel) -> None:
     """Register cost models.
 
     ``register(name, factory, **meta)``: ``factory(**params)`` returns an object with
@@ -202,7 +211,7 @@ def bench_register_cost_models(register):
 
 
 @hookspec
-def bench_register_thresholds(register):
+def bench_register_thresholds(register: RegisterThreshold) -> None:
     """Register threshold strategies.
 
     ``register(name, factory, **meta)``: ``factory(**params)`` returns an object with
@@ -219,7 +228,7 @@ def bench_register_thresholds(register):
 
 
 @hookspec
-def bench_register_executors(register):
+def bench_register_executors(register: RegisterExecutor) -> None:
     """Register executors that run cells (``bench run --executor NAME``).
 
     ``register(name, factory, **meta)``: ``factory(**options)`` returns an object with
@@ -238,7 +247,7 @@ def bench_register_executors(register):
 
 
 @hookspec
-def bench_run_started(run):
+def bench_run_started(run: dict[str, Any]) -> None:
     """Called once before the first cell, in the parent process.  ``run`` is a dict:
     ``run_id``, ``cells`` (count), ``datasets`` and ``detectors`` (spec strings), ``out`` (the
     record's path, or ``None``).  Return value ignored; an exception is reported and does not
@@ -246,14 +255,14 @@ def bench_run_started(run):
 
 
 @hookspec
-def bench_cell_started(cell):
+def bench_cell_started(cell: dict[str, Any]) -> None:
     """Called when a cell is handed to a worker, in the parent process.  ``cell`` is a dict:
     ``index``, ``label`` (``"dataset x detector seed=N"``), ``dataset``, ``detector`` (spec
     strings) and ``seed``.  Return value ignored; an exception is reported."""
 
 
 @hookspec
-def bench_cell_progress(progress):
+def bench_cell_progress(progress: dict[str, Any]) -> None:
     """Called in the parent process when a running cell's detector reports progress with
     :func:`bench.progress.report` (from any executor that forwards it: inline and process).
     ``progress`` is a dict: ``index``, ``label``, ``done``, ``total`` (or ``None``) and ``what``
@@ -261,7 +270,7 @@ def bench_cell_progress(progress):
 
 
 @hookspec
-def bench_cell_finished(cell):
+def bench_cell_finished(cell: CellResult) -> None:
     """Called after each cell, in the parent process, whatever its status.  ``cell`` is the cell's
     :class:`bench.records.CellResult`: ``dataset``, ``detector``, ``params``, ``status``
     (``ok``, ``error``, ``timeout``, ``oom``, ``crash``, ``interrupted``), ``error``,
@@ -281,7 +290,7 @@ def bench_cell_finished(cell):
 
 
 @hookspec
-def bench_run_finished(record, path):
+def bench_run_finished(record: RunRecord, path: str | None) -> None:
     """Called once after the last cell (also when the run was interrupted) with the whole run
     record (a :class:`bench.records.RunRecord`: ``run_id``, ``status``, ``complete``, ``cells``,
     ``environment``; ``record.to_json()`` is its JSON form, and ``record["cells"]`` reads it by

@@ -22,7 +22,7 @@ from typing import Any
 
 import pluggy
 
-from . import contract, hookspecs
+from . import contract, hookspecs, registration
 from .errors import BenchError
 
 GROUP = "bench"
@@ -127,6 +127,13 @@ class Registry:
                 f"'{first}' (kept); rename it, or block one with -p no:{plugin}"
             )
             return
+        unknown = registration.unknown_keys(self.kind, meta)
+        if unknown:  # a typo such as defualt_run=True must not be ignored silently
+            self._problems.append(
+                f"plugin '{plugin}': {self.kind} '{name}' registered with unknown meta "
+                f"{', '.join(unknown)} (ignored); known: "
+                f"{', '.join(sorted(registration.meta_keys(self.kind)))} (bench.registration)")
+            meta = {k: v for k, v in meta.items() if k not in unknown}
         if self.kind == "metric":  # metadata normalised once, here (bench.contract)
             try:
                 factory = contract.as_metric(name, factory, meta)
