@@ -79,7 +79,7 @@ def bench_register_datasets(register: RegisterDataset) -> None:
     Example::
 
         @bench.hookimpl
-        def bench_register_datasets(register: RegisterDataset) -> None:
+        def bench_register_datasets(register):
             register("my-data", my_data)
 
         def my_data(*, n: int = 1000) -> bench.Dataset:
@@ -155,7 +155,7 @@ def bench_register_detectors(register: RegisterDetector) -> None:
                 return np.abs((X - self.mu_) / self.sd_).max(axis=1)
 
         @bench.hookimpl
-        def bench_register_detectors(register: RegisterDetector) -> None:
+        def bench_register_detectors(register):
             register("zscore", ZScore)
     """
 
@@ -189,7 +189,7 @@ def bench_register_metrics(register: RegisterMetric) -> None:
             return float(pred[labels == 1].mean())
 
         @bench.hookimpl
-        def bench_register_metrics(register: RegisterMetric) -> None:
+        def bench_register_metrics(register):
             register("hit_rate", hit_rate)
     """
 
