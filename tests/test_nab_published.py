@@ -108,3 +108,28 @@ def test_nab_optimiser_finds_the_published_row_or_better(corpus):
         assert got.score >= published - 0.005
         assert got.score == pytest.approx(published, abs=0.5)
         assert 0.5 < got.threshold < 0.6
+
+
+@pytest.mark.slow
+def test_bench_run_scores_under_the_nab_protocol_reproduces_the_board(capsys, tmp_path):
+    """Done-when of issue 19: ``bench run -d nab:path=.. -m scores:path=../shared/data/nab/results
+    --protocol nab`` replays NAB's numenta scores and records NAB's board (one threshold per
+    profile by NAB's optimiser, chosen with the labels): 70.1 / 63.1 / 74.3 within 0.5."""
+    from cli_helpers import run_cli
+
+    from bench import records
+
+    code, out, err = run_cli(capsys, "run", "-d", f"nab:path={SHARED}", "-m",
+                             f"scores:path={RESULTS}", "--protocol", "nab", "--out",
+                             str(tmp_path))
+    assert code == 0, err
+    (path,) = tmp_path.glob("*.json")
+    cell = records.load(path).cells[0]
+    ev = cell.evaluations[0]
+    board = ev["dataset_metrics"]
+    assert "chosen with the labels" in ev["dataset_metrics_note"]
+    assert board["nab_files_without_scores"] == 0
+    for profile, published in PUBLISHED.items():
+        assert board[f"nab_score:{profile}"] == pytest.approx(published, abs=0.5)
+    assert board["nab_score:standard"] == pytest.approx(70.10, abs=0.01)
+    assert len(ev["per_series"]) == 58
