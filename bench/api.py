@@ -62,7 +62,9 @@ def plan(
 ) -> list[Cell]:
     """The cells of the grid datasets x detectors x seeds, validated.  With no ``thresholds``,
     each dataset uses its declared threshold strategy (``bench.Evaluation.threshold``); each
-    dataset's declared headline and thresholded metrics are always computed."""
+    dataset's declared headline, thresholded and gated metrics are always computed, and its
+    cost model when no cost of that name is given (resolved as each cell loads its dataset,
+    from the ``Dataset``'s ``evaluation``, and recorded in the cell's ``plan``)."""
     manager = manager or get_manager()
     ds = _specs(datasets) or default_specs(manager, "dataset")
     dets = _specs(detectors) or default_specs(manager, "detector")
@@ -79,25 +81,24 @@ def plan(
     validate(manager, "cost", cst, construct=True)
     for m in mets:
         manager.get("metric", m)
+    if thr:
+        validate(manager, "threshold", thr, construct=True)
     cells = []
     for d in ds:
-        declared = declared_evaluation(manager, d.name)
-        d_thr = thr or [parse_spec(declared.threshold)]
-        validate(manager, "threshold", d_thr, construct=True)
-        d_mets = mets + [m for m in (declared.headline, declared.thresholded)
-                         if m and not m.startswith("cost:") and m not in mets]
-        for m in d_mets:
-            manager.get("metric", m)
         for m in dets:
             for seed in seeds:
-                cells.append(Cell(len(cells), d, m, seed, d_thr, cst, d_mets,
+                # what the run leaves open (threshold, the dataset's cost model, headline and
+                # thresholded metrics, protocol name) is filled from the dataset's declared
+                # Evaluation when the cell loads it (bench.runner.planned): one source
+                cells.append(Cell(len(cells), d, m, seed, list(thr), cst, list(mets),
                                   protocol or Protocol()))
     return cells
 
 
 def declared_evaluation(manager: Manager, dataset: str) -> Evaluation:
-    """A dataset's declared :class:`bench.Evaluation` (its registration's ``evaluation=`` meta),
-    or the default one (VUS-PR headline, F1 beside it, best_f1 threshold, unsupervised)."""
+    """A dataset's :class:`bench.Evaluation` as registered (``evaluation=`` meta, what ``bench
+    list`` shows without loading data), or the default one.  Cells read the one the ``Dataset``
+    carries; ``bench.testing.check_evaluation_declared_once`` checks that the two agree."""
     ev = manager.get("dataset", dataset).meta.get("evaluation")
     return ev if isinstance(ev, Evaluation) else Evaluation()
 
@@ -230,10 +231,9 @@ def compare_paths(base: str | Path, head: str | Path, *, tolerances: dict[str, f
     from the base's stored scores with this bench's evaluation code, where the store has them."""
     from .compare import compare
 
-    manager = manager or get_manager()
     b, h = _newest(base, warn), _newest(head, warn)
     b = reevaluate_base(b, h, _store_of(base), manager, warn)
-    return compare(b, h, tolerances=tolerances, manager=manager)
+    return compare(b, h, tolerances=tolerances)
 
 
 def _store_of(path: str | Path) -> Path:
@@ -241,16 +241,34 @@ def _store_of(path: str | Path) -> Path:
     return (p if p.is_dir() else p.parent) / "scores"
 
 
+def cell_from_plan(result: records.CellResult, scores_from: str | None = None) -> Cell:
+    """The :class:`Cell` a recorded cell ran, rebuilt from its own ``plan`` (its thresholds,
+    costs, metrics and protocol), to re-evaluate its stored scores with this bench."""
+    plan = result.plan
+    return Cell(result.index, Spec(result.dataset, dict(result.dataset_given)),
+                Spec(result.detector, dict(result.given)), result.seed,
+                _specs(plan.thresholds), _specs(plan.costs), list(plan.metrics),
+                _protocol(plan.protocol or result.protocol), scores_from=scores_from)
+
+
+def _protocol(d: dict[str, Any]) -> Protocol:
+    """A recorded protocol as a :class:`Protocol` (keys this bench does not know are dropped)."""
+    known = {f.name for f in dataclasses.fields(Protocol)}
+    return Protocol(**{k: v for k, v in (d or {}).items() if k in known})
+
+
 def reevaluate_base(base: records.RunRecord, head: records.RunRecord, store_dir: str | Path,
                     manager: Manager | None = None,
                     warn: Callable[[str], None] | None = None) -> records.RunRecord:
-    """``base`` with each cell whose evaluation versions differ from its head twin re-evaluated
-    from its stored scores (``store_dir/FIT_KEY.npz``, verified) under the head's thresholds,
-    costs and metrics.  Cells without stored scores are left as they are (a compare then says
-    they are not comparable, and why)."""
+    """``base`` with each cell whose declared evaluation versions differ from its head twin's
+    re-evaluated from its stored scores (``store_dir/FIT_KEY.npz``, verified) under the cell's
+    own plan (the thresholds, costs, metrics and protocol it ran; never the run's grid) with
+    this bench's evaluation code.  Cells without stored scores are left as they are (a compare
+    then says they are not comparable, and why)."""
     manager = manager or get_manager()
     heads = {(c.identity, c.seed): c for c in head.cells if c.ok}
-    out = dataclasses.replace(base, cells=list(base.cells))
+    out = dataclasses.replace(base, cells=list(base.cells),
+                              meta={k: dict(v) for k, v in base.meta.items()})
     for i, b in enumerate(base.cells):
         h = heads.get((b.identity, b.seed))
         if h is None or not b.ok or b.key_parts.get("evaluation") == \
@@ -259,15 +277,7 @@ def reevaluate_base(base: records.RunRecord, head: records.RunRecord, store_dir:
         path = Path(store_dir) / f"{b.fit_key}.npz"
         if not b.fit_key or not path.exists():
             continue
-        grid = head.grid
-        cell = Cell(b.index, Spec(b.dataset, dict(b.dataset_given)),
-                    Spec(b.detector, dict(b.given)), b.seed,
-                    _specs(grid.get("thresholds") or [DEFAULT_THRESHOLD]),
-                    _specs(grid.get("costs") or [DEFAULT_COST]),
-                    list(grid.get("metrics") or default_metrics(manager)),
-                    Protocol(**{k: v for k, v in (b.protocol or {}).items()}),
-                    scores_from=str(path))
-        new = run_cell(cell, manager)
+        new = run_cell(cell_from_plan(b, str(path)), manager)
         if not new.ok:
             if warn:
                 warn(f"could not re-evaluate base cell {b.identity}: {new.error}")
@@ -276,6 +286,8 @@ def reevaluate_base(base: records.RunRecord, head: records.RunRecord, store_dir:
                          "harness_fit": b.key_parts.get("harness_fit")}
         new.fit_key, new.params, new.detector_version = b.fit_key, b.params, b.detector_version
         out.cells[i] = new
+        for kind, facts in new.used.items():  # its numbers now mean what this bench's do
+            out.meta.setdefault(kind, {}).update(facts)
     return out
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .compare import METRIC_ATOL, _cell_id, _eval_id
+from .compare import METRIC_ATOL, _eval_id
 
 
 def collect(records: list[dict[str, Any]], metric: str, *, dataset: str | None = None,
@@ -48,6 +48,12 @@ def _row(rec: dict[str, Any], cell: Any, eid: str, v: float, status: str):
             _cell_id(cell) + f" seed={cell.get('seed', 0)}", "seed": cell.get("seed", 0),
             "dataset": _label(cell, "dataset"), "detector": _label(cell, "detector"),
             "threshold": eid, "value": float(v), "status": status}
+
+
+def _cell_id(cell: Any) -> str:
+    """What rows of one cell share across records: dataset and detector as given."""
+    ident = getattr(cell, "identity", None)
+    return ident if isinstance(ident, str) else f"{cell['dataset']} x {cell['detector']}"
 
 
 def _label(cell: Any, what: str) -> str:

@@ -7,155 +7,38 @@ import itertools
 import json
 import math
 import os
-import platform
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, recordmeta
 from .errors import BenchError
+from .evalresult import (
+    CellPlan,
+    EvaluationResult,
+    RecordError,
+    SeriesEvaluation,
+    kind_of,
+    need,
+    number,
+)
+from .recordupgrade import SCHEMA_VERSION as _SCHEMA
+from .recordupgrade import UPGRADES, upgrade
+from .runenv import PACKAGES, environment, git_commit, write_atomic
 
-SCHEMA_VERSION = 3
-#: schema 1 -> 2: cells gained ``fit_key`` (the score-store key), ``key_parts.metric_code`` and
-#: ``dataset_given``.  Upgraded cells get ``metric_code: "unknown (schema 1)"``, so a compare
-#: against them says the metric code cannot be matched rather than inventing a match.
-#: schema 2 -> 3: the record gained ``n_cells`` (cells planned), run ids sortable to the
-#: microsecond, ``key_parts.detector_code`` (a digest of the detector's code) and
-#: ``key_parts.evaluation`` (declared versions of the metrics, costs and thresholds used).
-#: Upgraded records get ``n_cells = len(cells)`` and no detector code digest, so a compare says
-#: their keys cannot be matched rather than inventing a match.
-PACKAGES = ("numpy", "pandas", "scikit-learn", "scipy", "jax", "jaxlib", "flax", "optax",
-            "pluggy", "tabulate")
+__all__ = ["SCHEMA_VERSION", "CellPlan", "CellResult", "EvaluationResult", "RecordError",
+           "RunRecord", "SeriesEvaluation", "UPGRADES", "find", "load", "load_many", "save",
+           "upgrade", "write_atomic", "environment", "git_commit", "PACKAGES"]
 
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same directory and an atomic
-    rename: a reader sees the old file or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; records are ordinary files
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=5, cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip() if out.returncode == 0 else ""
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def environment() -> dict[str, Any]:
-    """Python, packages, machine, and JAX's devices when JAX is loaded."""
-    versions = {}
-    for p in PACKAGES:
-        try:
-            versions[p] = metadata.version(p)
-        except metadata.PackageNotFoundError:
-            pass
-    env: dict[str, Any] = {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "packages": versions,
-    }
-    if "jax" in sys.modules:
-        try:
-            import jax
-
-            env["jax_devices"] = [str(d) for d in jax.devices()]
-        except Exception as exc:  # pragma: no cover - depends on the machine
-            env["jax_devices"] = [f"error: {exc}"]
-    return env
-
-
-# ----------------------------------------------------------------------------- errors
-
-
-class RecordError(BenchError):
-    """A run record that cannot be read: the message names the file and the field."""
-
-
+#: the record format (see :mod:`bench.recordupgrade` for what each version added and how an older
+#: record is upgraded when read)
+SCHEMA_VERSION = _SCHEMA
 #: what a cell can end as; ``running`` only ever appears in a record being written
 CELL_STATUSES = ("ok", "error", "timeout", "oom", "crash", "interrupted")
 RUN_STATUSES = ("running", "finished", "interrupted")
 _NUM = (int, float)
-
-
-def _kind(v: Any) -> str:
-    return "null" if v is None else type(v).__name__
-
-
-def _need(d: dict[str, Any], key: str, types: Any, where: str, default: Any = ...) -> Any:
-    """``d[key]`` checked against ``types``; a missing key takes ``default`` (required when
-    ``default`` is ``...``)."""
-    if key not in d:
-        if default is ...:
-            raise RecordError(f"{where}: field '{key}' is missing")
-        return default
-    v = d[key]
-    if isinstance(v, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
-        raise RecordError(f"{where}.{key}: expected {_tname(types)}, got bool")
-    if not isinstance(v, types):
-        raise RecordError(f"{where}.{key}: expected {_tname(types)}, got {_kind(v)} {v!r:.40}")
-    return v
-
-
-def _tname(types: Any) -> str:
-    ts = types if isinstance(types, tuple) else (types,)
-    names = {"dict": "an object", "list": "a list", "str": "a string", "int": "an integer",
-             "float": "a number", "bool": "true/false", "NoneType": "null"}
-    return " or ".join(dict.fromkeys(names.get(t.__name__, t.__name__) for t in ts))
-
-
-def _number(v: Any, where: str) -> float:
-    """A metric or cost value: a number, or null for NaN (JSON has no NaN of its own)."""
-    if v is None:
-        return math.nan
-    if isinstance(v, bool) or not isinstance(v, _NUM):
-        raise RecordError(f"{where}: expected a number or null, got {_kind(v)} {v!r:.40}")
-    return float(v)
-
-
-def _check_evaluation(ev: Any, where: str) -> dict[str, Any]:
-    if not isinstance(ev, dict):
-        raise RecordError(f"{where}: expected an object, got {_kind(ev)}")
-    _need(ev, "threshold", str, where)
-    metrics = _need(ev, "metrics", dict, where)
-    for name, v in metrics.items():
-        metrics[name] = _number(v, f"{where}.metrics.{name}")
-    costs = _need(ev, "costs", dict, where, {})
-    for name, by_range in costs.items():
-        w = f"{where}.costs.{name}"
-        if not isinstance(by_range, dict):
-            raise RecordError(f"{w}: expected an object of train/val/test, got {_kind(by_range)}")
-        for rng, v in by_range.items():
-            by_range[rng] = _number(v, f"{w}.{rng}")
-    _need(ev, "per_series", list, where, [])
-    _need(ev, "oracle", bool, where, False)
-    return ev
+_kind, _need, _number = kind_of, need, number
 
 
 # ----------------------------------------------------------------------------- a cell
@@ -169,9 +52,13 @@ class _ByKey:
     _KEYS: tuple[str, ...] = ()
     extra: dict[str, Any]
 
+    _ALIASES: dict[str, Any] = {}
+
     def __getitem__(self, key: str) -> Any:
         if key in self._KEYS:
             return getattr(self, key)
+        if key in self._ALIASES:
+            return self._ALIASES[key](self)
         if key in self.extra:
             return self.extra[key]
         raise KeyError(key)
@@ -183,7 +70,7 @@ class _ByKey:
             return default
 
     def __contains__(self, key: str) -> bool:
-        return key in self._KEYS or key in self.extra
+        return key in self._KEYS or key in self._ALIASES or key in self.extra
 
 
 @dataclass
@@ -232,7 +119,22 @@ class CellResult(_ByKey):
     compile_s: float = 0.0
     compute: dict[str, Any] = field(default_factory=dict)
     scores_file: str = ""
-    evaluations: list[dict[str, Any]] = field(default_factory=list)
+    #: seconds loading the dataset (in this process: 0 when cached), MB the process kept after
+    #: the fit, rows per harness window (1 = none)
+    load_s: float = 0.0
+    retained_mem_mb: float | None = None
+    harness_window: int = 1
+    #: notes: what the protocol changed, why stored scores were not reused, which stored scores
+    #: a re-evaluation read
+    protocol_notes: list[str] = field(default_factory=list)
+    store_note: str = ""
+    reevaluated_from: str = ""
+    #: what the cell computed, as resolved when it ran (re-evaluation rebuilds it from this)
+    plan: CellPlan = field(default_factory=CellPlan)
+    evaluations: list[EvaluationResult] = field(default_factory=list)
+    #: facts about the plugins it used (:func:`bench.recordmeta.describe`): carried to the
+    #: record's ``meta`` by :meth:`RunRecord.add`, not written with the cell
+    used: dict[str, Any] = field(default_factory=dict, repr=False)
     #: fields this version of bench does not know (written by a newer bench or a plugin), kept
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -250,7 +152,22 @@ class CellResult(_ByKey):
         return cls(index=cell.index, dataset=cell.dataset.name, detector=cell.detector.name,
                    seed=cell.seed, status=status, dataset_given=jsonable(cell.dataset.params),
                    given=jsonable(cell.detector.params), protocol=asdict(cell.protocol),
-                   error=message, traceback=traceback, wall_s=float(wall_s))
+                   error=message, traceback=traceback, wall_s=float(wall_s),
+                   plan=CellPlan([str(t) for t in cell.thresholds], [str(c) for c in cell.costs],
+                                 list(cell.metrics), asdict(cell.protocol)))
+
+    @property
+    def headline(self) -> str:
+        """What this cell's dataset's tables sort by (its declared evaluation); '' unknown."""
+        return self.plan.headline
+
+    def evaluation(self, threshold: str | None = None) -> EvaluationResult | None:
+        """The evaluation under ``threshold`` (a name or a label as
+        :attr:`EvaluationResult.label`), else the first one that is not ORACLE."""
+        for ev in self.evaluations:
+            if threshold in (ev.threshold, ev.label) or (threshold is None and not ev.oracle):
+                return ev
+        return None
 
     # -- identity
 
@@ -276,7 +193,10 @@ class CellResult(_ByKey):
     # -- JSON
 
     def to_json(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        out = {f.name: getattr(self, f.name) for f in fields(self)
+               if f.name not in ("extra", "used")}
+        out["plan"] = self.plan.to_json()
+        out["evaluations"] = [ev.to_json() for ev in self.evaluations]
         out.update(self.extra)
         return out
 
@@ -301,30 +221,37 @@ class CellResult(_ByKey):
                      "key_parts", "compute"):
             kw[name] = _need(d, name, dict, where, {}) or {}
         for name in ("error", "traceback", "detector_version", "detector_plugin",
-                     "dataset_fingerprint", "fit_key", "key", "device", "scores_file"):
+                     "dataset_fingerprint", "fit_key", "key", "device", "scores_file",
+                     "store_note", "reevaluated_from"):
             v = _need(d, name, (str, type(None)), where, "")
             kw[name] = v or ""
-        for name in ("wall_s", "fit_s", "score_s", "compile_s"):
+        for name in ("wall_s", "fit_s", "score_s", "compile_s", "load_s"):
             kw[name] = _number(_need(d, name, (*_NUM, type(None)), where, 0.0),
                                f"{where}.{name}")
-        peak = _need(d, "peak_mem_mb", (*_NUM, type(None)), where, None)
-        kw["peak_mem_mb"] = None if peak is None else float(peak)
+        for name in ("peak_mem_mb", "retained_mem_mb"):
+            v = _need(d, name, (*_NUM, type(None)), where, None)
+            kw[name] = None if v is None else float(v)
         for name in ("n_series", "n_points", "compiles"):
             kw[name] = _need(d, name, int, where, 0)
+        kw["harness_window"] = _need(d, "harness_window", int, where, 1)
+        kw["protocol_notes"] = list(_need(d, "protocol_notes", list, where, []))
         kw["reused"] = _need(d, "reused", bool, where, False)
-        if status == "ok":
-            evs = _need(d, "evaluations", list, where)
-            kw["evaluations"] = [_check_evaluation(ev, f"{where}.evaluations[{i}]")
-                                 for i, ev in enumerate(evs)]
-        else:
-            kw["evaluations"] = _need(d, "evaluations", list, where, [])
+        kw["plan"] = CellPlan.from_json(_need(d, "plan", dict, where, {}), f"{where}.plan")
+        evs = _need(d, "evaluations", list, where) if status == "ok" else \
+            _need(d, "evaluations", list, where, [])
+        kw["evaluations"] = [EvaluationResult.from_json(ev, f"{where}.evaluations[{i}]")
+                             for i, ev in enumerate(evs)]
         known = set(_FIELD_NAMES)
         kw["extra"] = {k: v for k, v in d.items() if k not in known}
         return cls(**kw)
 
 
-_FIELD_NAMES = tuple(f.name for f in fields(CellResult) if f.name != "extra")
+_FIELD_NAMES = tuple(f.name for f in fields(CellResult) if f.name not in ("extra", "used"))
 CellResult._KEYS = _FIELD_NAMES
+#: keys of the schema-3 JSON form that now live in the plan
+CellResult._ALIASES = {"declared": lambda c: c.plan.evaluation,
+                       "headline": lambda c: c.plan.headline,
+                       "dataset_title": lambda c: c.plan.dataset_title}
 
 
 def _given(params: dict[str, Any]) -> str:
@@ -366,6 +293,9 @@ class RunRecord(_ByKey):
     git_commit: str = ""
     environment: dict[str, Any] = field(default_factory=dict)
     schema: int = SCHEMA_VERSION
+    #: facts about every metric, cost, threshold and detector the cells used
+    #: (:mod:`bench.recordmeta`): tables and compare read these, never the live registry
+    meta: dict[str, dict[str, Any]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -378,7 +308,9 @@ class RunRecord(_ByKey):
     # -- state
 
     def add(self, cell: CellResult) -> None:
-        """Add (or replace, by index) a cell's result; cells stay ordered by index."""
+        """Add (or replace, by index) a cell's result; cells stay ordered by index; the facts
+        about the plugins it used join the record's ``meta``."""
+        recordmeta.merge(self.meta, cell.used)
         self.cells = [c for c in self.cells if c.index != cell.index] + [cell]
         self.cells.sort(key=lambda c: c.index)
 
@@ -411,6 +343,26 @@ class RunRecord(_ByKey):
     def __iter__(self) -> Iterator[CellResult]:
         return iter(self.cells)
 
+    # -- in Python (see bench.frame)
+
+    def to_frame(self) -> Any:
+        """One row per cell x evaluation x metric (and ``cost:NAME`` test totals): a pandas
+        DataFrame (:func:`bench.frame.to_frame`)."""
+        from .frame import to_frame
+
+        return to_frame(self)
+
+    def leaderboard(self, dataset: str | None = None) -> Any:
+        """Each dataset's headline per detector, best first (:func:`bench.frame.leaderboard`)."""
+        from .frame import leaderboard
+
+        return leaderboard(self, dataset)
+
+    def _repr_html_(self) -> str:
+        from .frame import html
+
+        return html(self)
+
     # -- JSON
 
     def to_json(self) -> dict[str, Any]:
@@ -418,7 +370,7 @@ class RunRecord(_ByKey):
             "schema": self.schema, "run_id": self.run_id, "created": self.created,
             "bench_version": self.bench_version, "git_commit": self.git_commit,
             "environment": self.environment, "grid": self.grid, "n_cells": self.n_cells,
-            "status": self.status, "complete": self.complete,
+            "status": self.status, "complete": self.complete, "meta": self.meta,
             "cells": [c.to_json() for c in self.cells]}
         out.update(self.extra)
         return out
@@ -449,7 +401,7 @@ class RunRecord(_ByKey):
                    for i, c in enumerate(d["cells"])]
         n_cells = _need(d, "n_cells", int, rw, len(results))
         known = {"schema", "run_id", "created", "bench_version", "git_commit", "environment",
-                 "grid", "n_cells", "status", "complete", "cells"}
+                 "grid", "n_cells", "status", "complete", "cells", "meta"}
         return cls(
             run_id=_need(d, "run_id", str, rw, ""),
             created=_need(d, "created", str, rw, ""),
@@ -458,12 +410,12 @@ class RunRecord(_ByKey):
             bench_version=_need(d, "bench_version", str, rw, ""),
             git_commit=_need(d, "git_commit", (str, type(None)), rw, "") or "",
             environment=_need(d, "environment", dict, rw, {}) or {},
-            schema=SCHEMA_VERSION,
+            schema=SCHEMA_VERSION, meta=_need(d, "meta", dict, rw, {}) or {},
             extra={k: v for k, v in d.items() if k not in known})
 
 
 _RUN_FIELDS = ("schema", "run_id", "created", "bench_version", "git_commit", "environment",
-               "grid", "n_cells", "status", "cells")
+               "grid", "n_cells", "status", "cells", "meta")
 RunRecord._KEYS = _RUN_FIELDS
 
 
@@ -508,37 +460,6 @@ def load(path: str | Path) -> RunRecord:
     except OSError as exc:
         raise RecordError(f"run record {p} cannot be read ({exc.strerror})") from None
     return RunRecord.from_json(raw, str(p))
-
-
-def _upgrade_1(rec: dict[str, Any]) -> dict[str, Any]:
-    cells = []
-    for cell in rec["cells"]:
-        if isinstance(cell, dict):
-            cell = dict(cell)
-            parts = cell.get("key_parts")
-            if isinstance(parts, dict):
-                cell["key_parts"] = {**parts, "metric_code": parts.get(
-                    "metric_code", "unknown (schema 1)")}
-                cell.setdefault("fit_key", "")
-            cell.setdefault("dataset_given", {})
-        cells.append(cell)
-    return {**rec, "cells": cells, "schema": 2}
-
-
-def _upgrade_2(rec: dict[str, Any]) -> dict[str, Any]:
-    n = len(rec["cells"])
-    status = rec.get("status", "finished")
-    return {**rec, "n_cells": rec.get("n_cells", n), "status": status, "schema": 3}
-
-
-UPGRADES = {1: _upgrade_1, 2: _upgrade_2}
-
-
-def upgrade(rec: dict[str, Any], where: str = "record") -> dict[str, Any]:
-    """Bring an older record (its JSON form) up to :data:`SCHEMA_VERSION`, one step at a time."""
-    while rec["schema"] < SCHEMA_VERSION:
-        rec = UPGRADES[rec["schema"]](rec)
-    return rec
 
 
 def find(path: str | Path) -> list[Path]:

@@ -1,24 +1,31 @@
-"""One cell: load, standardise, fit, score, threshold, evaluate.  And the grid of cells."""
+"""One cell, in four phases: resolve (plugins, dataset, the plan it runs), keys (what its scores
+and numbers are keyed by), fit or reuse (scores), evaluate (one :class:`EvaluationResult` per
+threshold strategy).  Whatever a phase raises becomes the cell's status through one
+:class:`Outcome` (pytest's ``CallInfo.from_call``)."""
 
 from __future__ import annotations
 
 import time
 import traceback
-from dataclasses import asdict, fields, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from . import __version__, codehash, store
 from .cell import Cell, CellError, Protocol
 from .data import Dataset
 from .errors import BenchError
-from .evaluation import EVALUATION_VERSION, RANGES, _aggregate, evaluate
+from .evalresult import CellPlan, EvaluationResult
+from .evaluation import (EVALUATION_VERSION, RANGES, _aggregate, dataset_metrics, evaluate,
+                         threshold_label)
 from .fitting import SeriesResult, _fit_all, fit_and_score, train_rows
-from .params import Spec, bind, digest, jsonable
+from .params import Spec, bind, digest, jsonable, parse_spec
 from .plugins import Manager, get_manager
+from .recordmeta import describe
 from .records import CellResult
 
-__all__ = ["RANGES", "Cell", "CellError", "Protocol", "SeriesResult", "evaluate", "fit_and_score",
-           "train_rows", "run_cell", "load_dataset", "clear_cache"]
+__all__ = ["RANGES", "Cell", "CellError", "Outcome", "Protocol", "Resolved", "SeriesResult",
+           "evaluate", "fit_and_score", "train_rows", "run_cell", "load_dataset", "clear_cache"]
 
 
 # ----------------------------------------------------------------------------- datasets
@@ -44,118 +51,39 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
-# ----------------------------------------------------------------------------- a cell
-
-
 def cell_key(parts: dict[str, Any]) -> str:
     return digest(parts, 24)
 
 
-def run_cell(cell: Cell, manager: Manager | None = None) -> CellResult:
-    """Run one cell; never raises for a plugin's failure: the record says ``status: error``.
+# ----------------------------------------------------------------------------- the outcome
 
-    With ``cell.store`` set, scores stored under the cell's fit key are re-evaluated instead of
-    refitting (``reused: true``), and freshly computed scores are stored there.
-    """
-    manager = manager or get_manager()
-    out: dict[str, Any] = {}
-    phase = "setup"
-    t_start = time.perf_counter()
-    try:
-        det = manager.get("detector", cell.detector.name)
-        params = bind("detector", cell.detector.name, det.factory, cell.detector.params)
-        out.update(params=jsonable(params), detector_version=det.version,
-                   detector_plugin=det.plugin)
-        strategies = [(t, manager.get("threshold", t.name)) for t in cell.thresholds]
-        strategies = [(t, e, bind("threshold", t.name, e.factory, t.params))
-                      for t, e in strategies]
-        cost_models, compute_models = {}, {}
-        for c in cell.costs:
-            e = manager.get("cost", c.name)
-            model = e.factory(**bind("cost", c.name, e.factory, c.params))
-            # compute models price a cell's timings; the others cost its alarms per range
-            (compute_models if e.meta.get("kind") == "compute" else cost_models)[c.name] = model
-        metric_entries = [manager.get("metric", m) for m in cell.metrics]
-        metric_fns = {e.name: e.factory for e in metric_entries}
-        phase = "load"
-        ds, ds_params = load_dataset(manager, cell.dataset)
-        out.update(dataset_params=jsonable(ds_params), dataset_fingerprint=ds.fingerprint(),
-                   n_series=len(ds))
-        # the dataset's declared evaluation: its protocol unless the run named one, and what
-        # its tables sort by (recorded so that leaderboards read it from the record)
-        cell = replace(cell, protocol=cell.protocol.resolve(ds.evaluation.protocol))
-        out.update(dataset_title=ds.title, declared=ds.evaluation.to_dict(),
-                   headline=ds.evaluation.headline)
-        evaluation = evaluation_versions(metric_entries, [e for _, e, _ in strategies],
-                                         [manager.get("cost", c.name) for c in cell.costs])
-        out["key_parts"] = {
-            "bench": __version__,
-            "harness_fit": codehash.harness_fit_digest(),
-            "detector": [cell.detector.name, det.version, out["params"]],
-            "detector_code": codehash.code_digest(det.factory),
-            "dataset": [cell.dataset.name, out["dataset_params"], ds.fingerprint()],
-            "seed": cell.seed,
-            "protocol": asdict(cell.protocol),
-            "evaluation": evaluation,
-            "metric_code": store.evaluation_key(evaluation),
-        }
-        fit_parts = {k: v for k, v in out["key_parts"].items()
-                     if k not in ("metric_code", "evaluation")}
-        out["fit_key"] = cell_key(fit_parts)
-        out["key"] = cell_key(out["key_parts"])
-        phase = "detector"
-        lengths = {s.name: len(s) for s in ds}
-        cached, why = (store.load(cell.store, out["fit_key"], lengths)
-                       if cell.store and cell.reuse else (None, ""))
-        if cell.scores_from:
-            cached, why = store.load_file(cell.scores_from, lengths)
-            if cached is None:
-                raise CellError(f"stored scores {cell.scores_from} cannot be re-evaluated: "
-                                f"{why or 'no such file'}")
-            out["reevaluated_from"] = cell.scores_from
-        elif why:
-            out["store_note"] = f"stored scores not reused, refitted: {why}"
-        if cached is None:
-            scores, explain, info = _fit_all(det.factory, params, ds, cell, det.plugin)
-            if cell.store:
-                store.save(cell.store, out["fit_key"], store.Stored(scores, explain, info))
-            out["reused"] = False
-        else:
-            scores, info = cached.scores, cached.info
-            out["reused"] = True
-        out.update(info)
-        if compute_models:
-            out["compute"] = {name: m(out) for name, m in compute_models.items()}
-        if cell.store:
-            out["scores_file"] = str(store.path_for(cell.store, out["fit_key"]))
-        phase = "evaluate"
-        out["evaluations"] = []
-        for t, e, tp in strategies:
-            per_series = []
-            for s in ds:
-                mask = train_rows(s, cell.protocol)
-                per_series.append(evaluate(s, scores[s.name], mask, e.factory(**tp),
-                                           cost_models, metric_fns))
-            strategy = e.factory(**tp)
-            out["evaluations"].append({
-                "threshold": t.name,
-                "threshold_params": jsonable(tp),
-                "chosen_with": strategy.uses,
-                "oracle": bool(getattr(strategy, "needs_test_labels", False)),
-                **_aggregate(per_series),
-                "per_series": per_series,
-            })
-        out["status"] = "ok"
-    except Exception as exc:
-        out["status"] = "oom" if _out_of_memory(exc) else "error"
-        if isinstance(exc, CellError):  # already names the detector, series and call
-            out["error"] = str(exc)
-        else:
-            msg = str(exc) if isinstance(exc, BenchError) else f"{type(exc).__name__}: {exc}"
-            out["error"] = f"{phase}: {msg}"
-        out["traceback"] = traceback.format_exc()
-    out["wall_s"] = time.perf_counter() - t_start
-    return _result(cell, out)
+
+@dataclass
+class Outcome:
+    """What calling a phase gave: its value, or the status, one-line error and traceback of the
+    exception it raised (``oom`` for a MemoryError anywhere in the chain, else ``error``)."""
+
+    value: Any = None
+    status: str = "ok"
+    error: str = ""
+    traceback: str = ""
+
+    @classmethod
+    def from_call(cls, fn: Callable[[], Any], phase: Callable[[], str] = lambda: "") -> Outcome:
+        try:
+            return cls(fn())
+        except Exception as exc:  # noqa: BLE001 - a plugin's failure is its cell's status
+            status = "oom" if _out_of_memory(exc) else "error"
+            if isinstance(exc, CellError):  # already names the detector, series and call
+                msg = str(exc)
+            else:
+                text = str(exc) if isinstance(exc, BenchError) else f"{type(exc).__name__}: {exc}"
+                msg = f"{phase()}: {text}"
+            return cls(None, status, msg, traceback.format_exc())
+
+    def apply(self, res: CellResult) -> CellResult:
+        res.status, res.error, res.traceback = self.status, self.error, self.traceback
+        return res
 
 
 def _out_of_memory(exc: BaseException | None) -> bool:
@@ -169,16 +97,192 @@ def _out_of_memory(exc: BaseException | None) -> bool:
     return False
 
 
-def _result(cell: Cell, out: dict[str, Any]) -> CellResult:
-    """The typed result of a cell from the fields ``run_cell`` gathered; fields that
-    :class:`CellResult` does not name (a detector's extra timings) are kept in ``extra``."""
-    known = {f.name for f in fields(CellResult)} - {"extra"}
+# ----------------------------------------------------------------------------- a cell
+
+
+def run_cell(cell: Cell, manager: Manager | None = None) -> CellResult:
+    """Run one cell; never raises for a plugin's failure: the result says ``status: error``.
+
+    With ``cell.store`` set, scores stored under the cell's fit key are re-evaluated instead of
+    refitting (``reused: true``), and freshly computed scores are stored there; with
+    ``cell.scores_from``, that stored file's scores are re-evaluated.
+    """
+    manager = manager or get_manager()
+    t0 = time.perf_counter()
     res = CellResult(index=cell.index, dataset=cell.dataset.name, detector=cell.detector.name,
                      seed=cell.seed, dataset_given=jsonable(cell.dataset.params),
                      given=jsonable(cell.detector.params), protocol=asdict(cell.protocol),
-                     **{k: v for k, v in out.items() if k in known})
-    res.extra = {k: v for k, v in out.items() if k not in known}
-    return res
+                     plan=CellPlan([str(t) for t in cell.thresholds],
+                                   [str(c) for c in cell.costs], list(cell.metrics),
+                                   asdict(cell.protocol)))
+    at = ["setup"]
+
+    def phases() -> None:
+        r = resolve(cell, manager, res, at)
+        keys(r, res)
+        at[0] = "detector"
+        scores = fit_or_reuse(r, res)
+        at[0] = "evaluate"
+        res.evaluations = evaluate_all(r, scores)
+
+    outcome = Outcome.from_call(phases, lambda: at[0])
+    res.wall_s = time.perf_counter() - t0
+    return outcome.apply(res)
+
+
+@dataclass
+class Resolved:
+    """A cell's plugins, dataset and plan, resolved once."""
+
+    cell: Cell
+    detector: Any
+    params: dict[str, Any]
+    dataset: Dataset
+    strategies: list[tuple[Spec, Any, dict[str, Any]]]
+    cost_models: dict[str, Any] = field(default_factory=dict)
+    compute_models: dict[str, Any] = field(default_factory=dict)
+    metric_entries: list[Any] = field(default_factory=list)
+    cost_entries: list[Any] = field(default_factory=list)
+
+
+def resolve(cell: Cell, manager: Manager, res: CellResult, at: list[str]) -> Resolved:
+    """Phase 1: the detector and its bound parameters, the dataset (its declared
+    :class:`bench.Evaluation` is the one source of the protocol, threshold, cost and headline a
+    run did not name), and the plan the cell runs, recorded in ``res.plan``."""
+    det = manager.get("detector", cell.detector.name)
+    params = bind("detector", cell.detector.name, det.factory, cell.detector.params)
+    res.params, res.detector_version, res.detector_plugin = (jsonable(params), det.version,
+                                                             det.plugin)
+    at[0] = "load"
+    ds, ds_params = load_dataset(manager, cell.dataset)
+    res.dataset_params, res.dataset_fingerprint = jsonable(ds_params), ds.fingerprint()
+    res.n_series = len(ds)
+    at[0] = "setup"
+    cell = planned(cell, ds.evaluation)
+    strategies = [(t, manager.get("threshold", t.name)) for t in cell.thresholds]
+    r = Resolved(cell, det, params, ds, [(t, e, bind("threshold", t.name, e.factory, t.params))
+                                         for t, e in strategies])
+    for c in cell.costs:
+        e = manager.get("cost", c.name)
+        r.cost_entries.append(e)
+        # compute models price a cell's timings; the others cost its alarms per range
+        kind = r.compute_models if e.meta.get("kind") == "compute" else r.cost_models
+        kind[c.name] = e.factory(**bind("cost", c.name, e.factory, c.params))
+    r.metric_entries = [manager.get("metric", m) for m in cell.metrics]
+    res.protocol = asdict(cell.protocol)
+    res.plan = CellPlan([str(t) for t in cell.thresholds], [str(c) for c in cell.costs],
+                        list(cell.metrics), asdict(cell.protocol),
+                        {**ds.evaluation.to_dict(), "gated": list(_gated(ds.evaluation))},
+                        ds.title)
+    res.used = describe(manager, metrics=cell.metrics, costs=[c.name for c in cell.costs],
+                        thresholds=[t.name for t in cell.thresholds],
+                        detectors=[cell.detector.name])
+    return r
+
+
+def _gated(ev: Any) -> tuple[str, ...]:
+    return tuple(getattr(ev, "gated", ()) or ())
+
+
+def planned(cell: Cell, declared: Any) -> Cell:
+    """``cell`` with what the run left to its dataset filled from the dataset's declared
+    evaluation: the protocol's name, the threshold strategy (when none was named), its cost
+    model (when no cost of that name was named), and its headline and thresholded metrics
+    (always computed)."""
+    thresholds = list(cell.thresholds) or [parse_spec(declared.threshold)]
+    costs = list(cell.costs)
+    if declared.cost and parse_spec(declared.cost).name not in {c.name for c in costs}:
+        costs.append(parse_spec(declared.cost))
+    metrics = list(cell.metrics)
+    for m in (declared.headline, declared.thresholded, *_gated(declared)):
+        if m and not m.startswith("cost:") and m not in metrics:
+            metrics.append(m)
+    return replace(cell, thresholds=thresholds, costs=costs, metrics=metrics,
+                   protocol=cell.protocol.resolve(declared.protocol))
+
+
+def keys(r: Resolved, res: CellResult) -> None:
+    """Phase 2: what the cell's scores (``fit_key``) and its numbers (``key``) are keyed by."""
+    cell = r.cell
+    evaluation = evaluation_versions(r.metric_entries, [e for _, e, _ in r.strategies],
+                                     r.cost_entries)
+    res.key_parts = {
+        "bench": __version__,
+        "harness_fit": codehash.harness_fit_digest(),
+        "detector": [cell.detector.name, r.detector.version, res.params],
+        "detector_code": codehash.code_digest(r.detector.factory),
+        "dataset": [cell.dataset.name, res.dataset_params, res.dataset_fingerprint],
+        "seed": cell.seed,
+        "protocol": asdict(cell.protocol),
+        "evaluation": evaluation,
+        "metric_code": store.evaluation_key(evaluation),
+    }
+    res.fit_key = cell_key({k: v for k, v in res.key_parts.items()
+                            if k not in ("metric_code", "evaluation")})
+    res.key = cell_key(res.key_parts)
+
+
+def fit_or_reuse(r: Resolved, res: CellResult) -> dict[str, Any]:
+    """Phase 3: the cell's scores per series: re-evaluated from ``cell.scores_from``, reused from
+    the store under its fit key, or fitted (and stored); timings and notes go to ``res``."""
+    cell, ds = r.cell, r.dataset
+    lengths = {s.name: len(s) for s in ds}
+    cached, why = (store.load(cell.store, res.fit_key, lengths)
+                   if cell.store and cell.reuse else (None, ""))
+    if cell.scores_from:
+        cached, why = store.load_file(cell.scores_from, lengths)
+        if cached is None:
+            raise CellError(f"stored scores {cell.scores_from} cannot be re-evaluated: "
+                            f"{why or 'no such file'}")
+        res.reevaluated_from = cell.scores_from
+    elif why:
+        res.store_note = f"stored scores not reused, refitted: {why}"
+    if cached is None:
+        scores, explain, info = _fit_all(r.detector.factory, r.params, ds, cell,
+                                         r.detector.plugin)
+        if cell.store:
+            store.save(cell.store, res.fit_key, store.Stored(scores, explain, info))
+    else:
+        scores, info = cached.scores, cached.info
+    res.reused = cached is not None
+    _take_info(res, info)
+    if r.compute_models:
+        res.compute = {name: m(res) for name, m in r.compute_models.items()}
+    if cell.store:
+        res.scores_file = str(store.path_for(cell.store, res.fit_key))
+    return scores
+
+
+_TYPED = {f.name for f in fields(CellResult)} - {"extra", "used", "plan", "evaluations"}
+
+
+def _take_info(res: CellResult, info: dict[str, Any]) -> None:
+    """A fit's timings onto the result: named fields typed, a detector's own extras in
+    ``extra``."""
+    for k, v in info.items():
+        if k in _TYPED:
+            setattr(res, k, list(v) if k == "protocol_notes" else v)
+        else:
+            res.extra[k] = v
+
+
+def evaluate_all(r: Resolved, scores: dict[str, Any]) -> list[EvaluationResult]:
+    """Phase 4: each threshold strategy's evaluation of every series, and their aggregate."""
+    out = []
+    metric_fns = {e.name: e.factory for e in r.metric_entries}
+    profile = r.cell.protocol.profile  # bench.protocols: rows evaluated, thresholds, windows
+    corpus = dataset_metrics(profile, r.dataset, scores, r.cell)
+    for t, e, tp in r.strategies:
+        per_series = [evaluate(s, scores[s.name], train_rows(s, r.cell.protocol),
+                               e.factory(**tp), r.cost_models, metric_fns, profile)
+                      for s in r.dataset]
+        strategy = e.factory(**tp)
+        out.append(EvaluationResult.from_json({
+            "threshold": t.name, "threshold_params": jsonable(tp),
+            **threshold_label(strategy, profile),
+            **_aggregate(per_series), **corpus, "per_series": per_series},
+            f"evaluations[{t}]"))
+    return out
 
 
 def evaluation_versions(metrics: list[Any], thresholds: list[Any],
@@ -199,5 +303,3 @@ def evaluation_versions(metrics: list[Any], thresholds: list[Any],
 
 #: the built-in plugins of metrics, costs and thresholds
 BUILTIN_EVAL_PLUGINS = {"metrics", "costs", "thresholds"}
-
-

@@ -9,10 +9,16 @@ lifecycle hooks (``bench_run_started``, ``bench_cell_started``, ``bench_cell_pro
 ``bench_cell_finished``, ``bench_run_finished``); a progress display or a callback is a listener
 registered on the session for the run (:meth:`Session.listen`).
 
-SIGINT (Ctrl-C) and SIGTERM are handled alike: cells that finished are kept, the ones in flight
-and the ones not started are recorded as ``interrupted``, the record's status is final
-(``interrupted``) and :class:`bench.errors.Interrupted` (a KeyboardInterrupt) is raised to the
-caller.
+SIGINT (Ctrl-C) and SIGTERM are handled alike, as pytest, asv and sqlite's shell do: the handler
+only records the request (:func:`bench.errors.request_stop`); the run stops at its next safe
+point (between cells, when a cell reports progress or moves to its next series, each tick of an
+executor's wait), so a signal that lands in a callback whose exceptions Python ignores (JAX's
+garbage-collection callback) is never lost.  A second signal, or a run that reaches no safe point
+within :data:`FORCE_AFTER_S` seconds (a hung inline cell), stops it at once.  Cells that finished
+are kept, the ones in flight and the ones not started are recorded as ``interrupted``, the
+record's status is final (``interrupted``) and :class:`bench.errors.Interrupted` (a
+KeyboardInterrupt carrying ``signum``) is raised to the caller; the ``bench`` command exits
+128 + signum (130 for SIGINT, 143 for SIGTERM).  Rerunning resumes from the stored scores.
 """
 
 from __future__ import annotations
@@ -30,15 +36,18 @@ from typing import Any
 
 import pluggy
 
-from . import checks, progress, records
+from . import chance_test, checks, progress, records
 from ._procworker import failed_by
 from .cell import Cell
-from .errors import BenchError, Interrupted
+from .errors import BenchError, Interrupted, checkpoint, clear_stop, request_stop
 from .plugins import Manager
 from .records import CellResult, RunRecord
 from .runner import load_dataset, run_cell
 
 hookimpl = pluggy.HookimplMarker("bench")
+
+#: seconds a stop request waits for a safe point before the run is stopped where it is
+FORCE_AFTER_S = 10.0
 
 
 # ----------------------------------------------------------------------------- one cell
@@ -49,14 +58,17 @@ def run_one(cell: Cell, manager: Manager) -> CellResult:
     session's :class:`Interrupted` passes).  Loads the cell's dataset first (timed as
     ``load_s``), then tells the executor that the fit begins (:func:`bench.progress.phase`), so
     an isolating executor limits loading and fitting on separate clocks."""
+    checkpoint()
     t0 = time.perf_counter()
     try:
         load_dataset(manager, cell.dataset)
     except Interrupted:
         raise
     except BaseException as exc:  # noqa: BLE001 - a loader's failure costs its cell only
-        return failed_by(cell, exc, time.perf_counter() - t0, where="load: ")
+        return failed_by(cell, exc, time.perf_counter() - t0,
+                         where=f"load of dataset '{cell.dataset}': ")
     load_s = time.perf_counter() - t0
+    checkpoint()
     progress.phase("fit")
     try:
         out = run_cell(cell, manager)
@@ -64,7 +76,7 @@ def run_one(cell: Cell, manager: Manager) -> CellResult:
         raise
     except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt from a plugin
         return failed_by(cell, exc, time.perf_counter() - t0)
-    out.extra["load_s"] = round(load_s, 6)
+    out.load_s = round(load_s, 6)
     return out
 
 
@@ -119,6 +131,7 @@ class Session:
             self.listen(obj)
         self._defer = False
         self._pending: int | None = None
+        self._stopped = threading.Event()
 
     # -------------------------------------------------------------- events
     def listen(self, obj: Any) -> None:
@@ -153,28 +166,43 @@ class Session:
     # -------------------------------------------------------------- signals
     @contextlib.contextmanager
     def _signals(self) -> Iterator[None]:
-        """SIGINT and SIGTERM raise :class:`Interrupted` (or wait while the record is being
-        written); the previous handlers come back afterwards.  Only in the main thread."""
+        """SIGINT and SIGTERM request a stop (honoured at the next safe point); a second one,
+        or no safe point within :data:`FORCE_AFTER_S`, raises :class:`Interrupted` where the run
+        is (or right after the record write in progress).  The previous handlers come back
+        afterwards.  Only in the main thread."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
+        main = threading.main_thread().ident
+        done = threading.Event()
+
+        def force_later(signum: int) -> None:
+            while not done.wait(FORCE_AFTER_S):
+                signal.pthread_kill(main, signum)  # seen by the handler as a second signal
 
         def handler(signum: int, frame: Any) -> None:
-            if self._defer:
+            if request_stop(signum):
+                threading.Thread(target=force_later, args=(signum,), daemon=True,
+                                 name="bench-stop-watchdog").start()
+            elif self._defer:
                 self._pending = signum
             else:
                 raise Interrupted(signum)
 
         previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        self._stopped = done
         try:
             yield
         finally:
+            done.set()
             for s, h in previous.items():
                 signal.signal(s, h)
+            clear_stop()
 
     @contextlib.contextmanager
     def _deferred(self) -> Iterator[None]:
-        """A block a signal does not break into; one that arrived meanwhile is raised after."""
+        """A block a forced stop does not break into; one that arrived meanwhile is raised
+        after."""
         self._defer = True
         try:
             yield
@@ -191,7 +219,8 @@ class Session:
             "datasets": sorted({str(c.dataset) for c in self.cells}),
             "detectors": sorted({str(c.detector) for c in self.cells}),
             "seeds": sorted({c.seed for c in self.cells}),
-            "thresholds": [str(t) for t in c0.thresholds],
+            # what was asked (each cell records the plan it ran: CellResult.plan)
+            "thresholds": [str(t) for t in c0.thresholds] or ["declared by each dataset"],
             "costs": [str(c) for c in c0.costs],
             "metrics": list(c0.metrics),
             "protocol": {"name": getattr(c0.protocol, "name", "") or "declared by each dataset",
@@ -240,7 +269,7 @@ class Session:
 
     def _interrupt(self, ex: Any, why: str) -> None:
         """Keep what finished; mark the cells in flight and the ones not started."""
-        for result in ex.cancel():
+        for result in ex.cancel() if ex is not None else ():
             result.error = f"{result.error} ({why})"
             self.record.add(result)
             self.emit("bench_cell_finished", cell=result)
@@ -260,22 +289,29 @@ class Session:
                 "datasets": self.record.grid["datasets"],
                 "detectors": self.record.grid["detectors"],
                 "out": str(self.path) if self.path else None})
-            ex = self._make_executor()
             interrupted = False
+            ex = None
             try:
+                checkpoint()  # a signal that came while planning or loading
+                ex = self._make_executor()
+                checkpoint()
                 for result in self._map(ex):
                     self._add(result)
+                    checkpoint()
             except KeyboardInterrupt as exc:
                 interrupted = True
                 self._defer = True  # a second signal must not break the clean-up
+                self._stopped.set()  # no forced stop any more
                 why = signal.Signals(getattr(exc, "signum", signal.SIGINT)).name
                 self._interrupt(ex, f"{why}" + (" (Ctrl-C)" if why == "SIGINT" else ""))
                 raise
             finally:
                 self._defer = True
                 try:
-                    ex.close()
+                    if ex is not None:
+                        ex.close()
                 finally:
+                    chance_test.finalise(self.record, self.manager, interrupted)
                     self.record.finish(interrupted=interrupted)
                     self._save()
                     self._defer, self._pending = False, None
@@ -294,8 +330,12 @@ def load_datasets(cells: Sequence[Cell], manager: Manager) -> None:
             seen.add(str(c.dataset))
             try:
                 load_dataset(manager, c.dataset)
-            except BenchError:
+            except (BenchError, Interrupted):
                 raise
+            except SystemExit as exc:
+                raise BenchError(f"dataset '{c.dataset}': its loader called sys.exit"
+                                 f"({exc.code!r}); a loader must raise an exception (a "
+                                 f"bench.errors.BenchError for bad input), not exit") from None
             except Exception:  # noqa: BLE001 - reported by the cells that use it
                 pass
 

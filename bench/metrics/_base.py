@@ -11,7 +11,8 @@ from ..errors import BenchError
 
 def metric(*, higher_is_better: bool, input: str, default: bool = False, inflating: bool = False,
            label: str | None = None, version: int = 1, chance: Callable | str = "random",
-           oracle: Callable | bool = False) -> Callable:
+           oracle: Callable | bool = False,
+           range: tuple[float, float] = (0.0, 1.0)) -> Callable:
     """Declare a metric's direction and input.
 
     higher_is_better: direction used by rankings and ``bench compare``.
@@ -25,6 +26,8 @@ def metric(*, higher_is_better: bool, input: str, default: bool = False, inflati
                       (:func:`bench.metrics.chance.level`).
     oracle:           the metric chooses something on the labels it scores (a best threshold), so
                       it is an upper bound, printed ORACLE: a bool, or ``params -> bool``.
+    range:            the values it can take, ``(low, high)`` (``math.inf`` for an open side);
+                      a recorded value outside it is impossible and fails ``bench compare``.
     version:          declared version of the metric's meaning: bump it whenever its output for
                       some input changes (``tests/test_golden.py`` fails otherwise); results of
                       different versions are never compared.
@@ -41,6 +44,7 @@ def metric(*, higher_is_better: bool, input: str, default: bool = False, inflati
         fn.version = version
         fn.chance = chance
         fn.oracle = oracle
+        fn.range = (float(range[0]), float(range[1]))
         return fn
 
     return deco

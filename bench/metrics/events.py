@@ -132,7 +132,8 @@ def detection_delays(labels: np.ndarray, pred: np.ndarray) -> np.ndarray:
     return delay[inside]
 
 
-@metric(higher_is_better=False, input="pred", label="delay", chance=zero)
+@metric(higher_is_better=False, input="pred", label="delay", chance=zero,
+        range=(0.0, float("inf")))
 def detection_delay(labels: np.ndarray, pred: np.ndarray) -> float:
     """Mean detection delay in time steps over the detected anomaly ranges: for each range with
     an alarm inside it, the number of steps from the range's first step to its first alarm (0 =

@@ -152,7 +152,8 @@ def _picks_threshold(params: dict) -> bool:
     return params.get("threshold") is None
 
 
-@metric(higher_is_better=True, input="scores", label="NAB", oracle=_picks_threshold)
+@metric(higher_is_better=True, input="scores", label="NAB", oracle=_picks_threshold,
+        range=(-math.inf, 100.0))
 def nab_score(labels: np.ndarray, scores: np.ndarray, *, profile: str = "standard",
               threshold: float | None = None, probation: float = PROBATION) -> float:
     """Normalised NAB score (Lavin and Ahmad, ICMLA 2015; NAB v1.1's sweeper), 100 = perfect, 0 =
