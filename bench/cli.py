@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
 import click
 
 from . import __version__, api, checks, records
-from .errors import BenchError
+from .errors import BenchError, early_stop
 from .leaderboard import FORMATS, render
 from .plugins import Manager, set_manager
 from .runner import Protocol
@@ -385,6 +387,9 @@ def main(argv: list[str] | None = None) -> None:
     from .memory import own_process
 
     own_process()
+    if threading.current_thread() is threading.main_thread():  # see bench.errors.early_stop
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, early_stop)
     try:
         rc = cli.main(args=argv, prog_name="bench", standalone_mode=False)
     except BenchError as exc:
@@ -395,7 +400,8 @@ def main(argv: list[str] | None = None) -> None:
     except (click.exceptions.Abort, KeyboardInterrupt) as exc:
         click.echo("bench: interrupted; finished cells are in the record, rerun to resume",
                    err=True)
-        sys.exit(128 + getattr(exc, "signum", 2))  # 130 for Ctrl-C, 143 for SIGTERM
+        signum = getattr(exc, "signum", 0) or getattr(exc.__cause__, "signum", 2)  # click's
+        sys.exit(128 + signum)  # Abort hides the Interrupted; 130 for Ctrl-C, 143 for SIGTERM
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

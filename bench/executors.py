@@ -36,7 +36,7 @@ import bench
 
 from . import checks, progress
 from ._procworker import build_manager, kill_all, leftovers, safely
-from .errors import BenchError
+from .errors import BenchError, checkpoint
 from .records import CellResult
 
 RunOne = Callable[[Any, Any], CellResult]
@@ -402,12 +402,17 @@ class InlineExecutor:
 
     def map(self, run_one: RunOne, cells: Iterable[Any], emit: Emit = _no_emit
             ) -> Iterator[CellResult]:
+        def sink(event: dict[str, Any]) -> None:  # a cell's progress is a safe point
+            checkpoint()
+            emit(event)
+
         for cell in cells:
+            checkpoint()
             self._current = cell
             _started(emit, cell)
             before = _children()
             try:
-                with progress.running(cell, emit):
+                with progress.running(cell, sink):
                     out = safely(run_one, cell, self.manager)
             finally:
                 _kill_new_children(before)
@@ -453,6 +458,7 @@ class ProcessExecutor:
         self.workers = [Worker(self.setup, _worker_env(i), emit) for i in range(n)]
         mem = self.setup["memory_limit"]
         while pending or any(w.cell is not None for w in self.workers):
+            checkpoint()  # each tick (at most a second) is a safe point for a stop request
             for w in self.workers:
                 if w.cell is None and pending:
                     cell = pending.popleft()
@@ -575,10 +581,9 @@ class DaskExecutor:
 
     def map(self, run_one: RunOne, cells: Iterable[Any], emit: Emit = _no_emit
             ) -> Iterator[CellResult]:
-        from distributed import as_completed
+        from distributed import wait as dask_wait
 
         todo = iter(cells)
-        ac = as_completed()
 
         def submit_next() -> None:
             cell = next(todo, None)
@@ -588,15 +593,21 @@ class DaskExecutor:
                                      key=f"bench-cell-{cell.index}-{self.token}")
             self._inflight[fut.key] = (fut, cell)
             _started(emit, cell)
-            ac.add(fut)
 
         for _ in range(self._slots()):  # one cell per worker thread: a worker that dies
             submit_next()                 # takes no queued, innocent cell with it
-        for fut in ac:
-            _, cell = self._inflight.pop(fut.key)
-            out = self._outcome(fut, cell)
-            submit_next()
-            yield out
+        while self._inflight:
+            checkpoint()  # each second of waiting is a safe point for a stop request
+            try:
+                done, _ = dask_wait([f for f, _ in self._inflight.values()], timeout=1.0,
+                                    return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                continue
+            for fut in done:
+                _, cell = self._inflight.pop(fut.key)
+                out = self._outcome(fut, cell)
+                submit_next()
+                yield out
 
     @staticmethod
     def _outcome(fut: Any, cell: Any) -> CellResult:

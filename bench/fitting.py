@@ -11,6 +11,7 @@ import numpy as np
 
 from .cell import Cell, CellError, Protocol
 from .data import Dataset, Series
+from .errors import checkpoint
 from .memory import PeakMemory
 from .params import jsonable
 from .windows import Windowed, runs_of
@@ -226,6 +227,7 @@ def _fit_all(factory: Any, params: dict[str, Any], ds: Dataset, cell: Cell,
     windows, notes = set(), []
     with PeakMemory() as mem:
         for s in ds:
+            checkpoint()  # between series: a safe point for a stop request (bench.session)
             res, _ = fit_and_score(factory, params, s, cell, who)
             scores[s.name] = res.scores
             fit_s += res.fit_s
