@@ -38,7 +38,7 @@ from .metrics._base import runs
 from .metrics.nab import PROBATION, PROFILES, NabCurve, profile_weights
 
 __all__ = ["PROFILES", "PROBATION", "CorpusScore", "probation_rows", "corpus_curves",
-           "corpus_raw", "score", "optimise", "board", "scale_by_probation"]
+           "corpus_raw", "score", "optimise", "board", "rank_among_past", "PROFILE"]
 
 
 def probation_rows(n_rows: int, fraction: float = PROBATION) -> int:
@@ -164,32 +164,35 @@ def board(series: Sequence[tuple[np.ndarray, np.ndarray]],
     return out
 
 
-def scale_by_probation(scores: np.ndarray, n_probation: int) -> np.ndarray:
-    """A file's scores in units of its probation scores: ``(s - median) / (1.4826 MAD)`` of the
-    first ``n_probation`` scores (their standard deviation when the MAD is 0; 1 when that is 0
-    too).  Monotone per file and causal (only rows before every scored row set the scale), so
-    that one corpus threshold means the same thing on files whose raw scores differ in scale;
-    dimensionless, higher = more anomalous."""
-    s = np.asarray(scores, dtype=np.float64)
-    if not 0 < n_probation <= s.size:
-        raise BenchError(f"NAB scaling: probation of {n_probation} rows for a file of {s.size} "
-                         f"rows; it needs at least one row and at most the file")
-    p = s[:n_probation]
-    med = float(np.median(p))
-    spread = 1.4826 * float(np.median(np.abs(p - med)))
-    if not spread > 0:
-        spread = float(p.std())
-    if not spread > 0:
-        spread = 1.0
-    return (s - med) / spread
+def rank_among_past(scores: np.ndarray, block: int = 512) -> np.ndarray:
+    """Each score's causal percentile in its file: ``u[t] = (#{j < t: s[j] < s[t]} + 0.5
+    #{j < t: s[j] == s[t]}) / t`` (``0.5`` at ``t = 0``), in [0, 1], higher = more anomalous;
+    ``1`` = above every earlier score of the file.  Depends on rows ``<= t`` only, and is the
+    same for any strictly increasing transform of the scores, so one corpus threshold means the
+    same on every file whatever the scale of a detector's scores.  Cost: ``T / block`` sorts of
+    the past and ``T * block`` comparisons (0.2 s for NAB's 58 files)."""
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    n = s.size
+    less, equal = np.zeros(n), np.zeros(n)
+    past = np.empty(0)
+    for a in range(0, n, block):
+        blk = s[a:a + block]
+        lo, hi = np.searchsorted(past, blk, "left"), np.searchsorted(past, blk, "right")
+        before = np.tri(blk.size, k=-1, dtype=bool)  # [i, j]: j earlier than i in the block
+        less[a:a + block] = lo + ((blk[None, :] < blk[:, None]) & before).sum(1)
+        equal[a:a + block] = hi - lo + ((blk[None, :] == blk[:, None]) & before).sum(1)
+        past = np.sort(np.concatenate([past, blk]), kind="stable")
+    t = np.arange(n, dtype=np.float64)
+    return np.where(t > 0, (less + 0.5 * equal) / np.maximum(t, 1.0), 0.5)
 
 
 # ----------------------------------------------------------------- the ``nab`` protocol
 
 #: how a detector's scores become comparable across files before one corpus threshold applies
-SCALE_NOTE = ("each file's scores in units of its probation scores ((s - median) / (1.4826 "
-              "MAD), causal), except a detector declaring nab_scale = 'as given' (the scores "
-              "replay: NAB's detectors write [0, 1] scores), whose scores are used as they are")
+SCALE_NOTE = ("each score is replaced by its causal percentile among the earlier scores of its "
+              "file (rank_among_past: 1 = above all of them), except for a detector declaring "
+              "nab_scale = 'as given' (the scores replay: NAB's detectors write [0, 1] scores), "
+              "whose scores are used as they are")
 
 
 def _ranges(s) -> dict[str, slice | None]:
@@ -202,33 +205,31 @@ def _ranges(s) -> dict[str, slice | None]:
 
 def scale_rule(detector: str) -> str:
     """``"as given"`` for a registered detector whose factory declares ``nab_scale = "as
-    given"``, else ``"probation"`` (see :data:`SCALE_NOTE`)."""
+    given"``, else ``"past rank"`` (see :data:`SCALE_NOTE`)."""
     try:
         from .plugins import get_manager
 
         factory = get_manager().get("detector", detector).factory
     except Exception:  # an unregistered detector: bench's default rule
-        return "probation"
-    return "as given" if getattr(factory, "nab_scale", "") == "as given" else "probation"
+        return "past rank"
+    return "as given" if getattr(factory, "nab_scale", "") == "as given" else "past rank"
 
 
-def corpus_of(dataset, scores: dict[str, np.ndarray], rule: str = "probation"
-              ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``(labels, scores)`` of every series of ``dataset``, scores mapped by ``rule``; a series
-    missing from ``scores`` (its detector failed) gets ``None``: no alarm, windows missed."""
-    out = []
+def corpus_of(dataset, scores: dict[str, np.ndarray], rule: str = "past rank"
+              ) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """``(labels, scores)`` of every series of ``dataset``, scores mapped by ``rule`` (``"past
+    rank"``: :func:`rank_among_past`; ``"as given"``: unchanged); a series missing from
+    ``scores`` (its detector failed) gets ``None``: no alarm, its windows missed."""
+    if rule not in ("past rank", "as given"):
+        raise BenchError(f"NAB protocol: score mapping {rule!r} unknown; use 'past rank' or "
+                         f"'as given'")
+    out: list[tuple[np.ndarray, np.ndarray | None]] = []
     for s in dataset:
-        if s.name not in scores:  # the detector failed on it: no alarm (windows missed)
+        if s.name not in scores:
             out.append((np.asarray(s.labels), None))
             continue
         x = np.asarray(scores[s.name], dtype=np.float64).reshape(-1)
-        if rule == "probation":
-            p = probation_rows(len(s))
-            if p < 1:
-                raise BenchError(f"NAB protocol: series {s.name!r} has {len(s)} rows, too few "
-                                 f"for a probation period (15 %); it needs at least 7 rows")
-            x = scale_by_probation(x, p)
-        out.append((np.asarray(s.labels), x))
+        out.append((np.asarray(s.labels), rank_among_past(x) if rule == "past rank" else x))
     return out
 
 

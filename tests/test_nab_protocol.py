@@ -1,5 +1,5 @@
 """NAB's corpus procedure (bench.nab_protocol) against a row-by-row transcription of NAB's
-sweeper rules, hand-computed cases, the optimiser's tie rule, and the probation scaling."""
+sweeper rules, hand-computed cases, the optimiser's tie rule, and the causal percentile mapping."""
 
 from __future__ import annotations
 
@@ -139,19 +139,19 @@ def test_board_and_profiles():
         nabp.optimise([])
 
 
-def test_scale_by_probation_is_causal_and_monotone():
+def test_rank_among_past_is_the_causal_percentile():
     rng = np.random.default_rng(0)
-    s = rng.normal(5.0, 3.0, 1000)
-    z = nabp.scale_by_probation(s, 150)
-    assert np.all(np.diff(z[np.argsort(s)]) >= 0)
-    assert abs(np.median(z[:150])) < 1e-12
+    s = np.round(rng.normal(size=1300), 1)  # ties on purpose; several blocks of 512
+    u = nabp.rank_among_past(s)
+    want = [0.5] + [((s[:t] < s[t]).sum() + 0.5 * (s[:t] == s[t]).sum()) / t
+                    for t in range(1, s.size)]
+    np.testing.assert_allclose(u, want, atol=1e-12)
+    np.testing.assert_array_equal(nabp.rank_among_past(np.exp(3 * s) + 7), u)  # scale-free
     t = s.copy()
-    t[150:] *= 10.0  # changing later rows never changes the scale
-    np.testing.assert_array_equal(nabp.scale_by_probation(t, 150)[:150], z[:150])
-    flat = np.r_[np.ones(10), np.arange(5.0)]
-    np.testing.assert_array_equal(nabp.scale_by_probation(flat, 10), flat - 1.0)
-    with pytest.raises(BenchError, match="probation of 0 rows"):
-        nabp.scale_by_probation(s, 0)
+    t[700:] = 1e9  # later rows never change earlier percentiles
+    np.testing.assert_array_equal(nabp.rank_among_past(t)[:700], u[:700])
+    np.testing.assert_array_equal(nabp.rank_among_past(np.full(9, 2.0)), np.full(9, 0.5))
+    assert nabp.rank_among_past(np.arange(5.0))[1:].tolist() == [1.0] * 4
 
 
 def _cell(detector):
@@ -164,7 +164,7 @@ def test_nab_profile_on_the_shipped_sample():
     """The registered ``nab`` protocol: probation fitted, every later row evaluated, no
     validation range (ORACLE per-series thresholds); its corpus values: an alarm at each
     window's first row (and nowhere else) is perfect; a file without scores counts as no alarm;
-    bench detectors' scores are rescaled per file, the scores replay's are not."""
+    bench detectors' scores become per-file causal percentiles, the scores replay's do not."""
     from bench.datasets.nab import nab
 
     from bench import protocols
@@ -187,7 +187,7 @@ def test_nab_profile_on_the_shipped_sample():
         got = nabp.dataset_metrics(ds, perfect, _cell(det))
         for name in nabp.PROFILES:
             assert got[f"nab_score:{name}"] == pytest.approx(100.0)
-    assert nabp.scale_rule("scores") == "as given" and nabp.scale_rule("iforest") == "probation"
+    assert nabp.scale_rule("scores") == "as given" and nabp.scale_rule("iforest") == "past rank"
     first = ds.series[0]
     n_first = int((np.diff(np.r_[0, first.labels]) == 1).sum())
     n_all = sum(int((np.diff(np.r_[0, s.labels]) == 1).sum()) for s in ds)
@@ -195,8 +195,8 @@ def test_nab_profile_on_the_shipped_sample():
     got = nabp.dataset_metrics(ds, without, _cell("scores"))
     assert got["nab_files_without_scores"] == 1.0
     assert got["nab_score:standard"] == pytest.approx(100 * (n_all - n_first) / n_all)
-    # scaling: the same scores times 1000 on one file give the same board under iforest's rule
-    # (per-file units); as given, one threshold cannot serve both scales
+    # mapping: the same scores times 1000 on one file give the same board under iforest's rule
+    # (per-file percentiles); as given, one threshold cannot serve both scales
     rng = np.random.default_rng(1)
     noisy = {k: v + 0.3 * rng.random(v.size) for k, v in perfect.items()}
     scaled = dict(noisy, **{first.name: noisy[first.name] * 1000.0})
