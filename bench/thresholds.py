@@ -17,6 +17,9 @@ from .errors import BenchError
 
 #: most candidate thresholds a validation sweep evaluates when no grid is given
 MAX_CANDIDATES = 2000
+#: what a label-chosen threshold does on a series whose validation range holds no anomaly (every
+#: candidate then has F1 = 0, and every cost is least with no alarm)
+NO_ANOMALY_FALLBACK = "no validation anomaly: just above the highest validation score"
 
 
 @dataclass
@@ -37,6 +40,9 @@ class ThresholdContext:
     series: str = ""
     test_scores: np.ndarray | None = None  # oracle only
     test_labels: np.ndarray | None = None  # oracle only
+    #: set by a label-using strategy that could not use the labels (no validation anomaly): the
+    #: rule it fell back to, recorded per series and counted under the table
+    fallback: str = ""
 
     @property
     def out_of_sample(self) -> np.ndarray:
@@ -140,6 +146,8 @@ class BestF1:
     version = 1
 
     def select(self, ctx: ThresholdContext) -> float:
+        if not np.asarray(ctx.val_labels).any():
+            ctx.fallback = NO_ANOMALY_FALLBACK
         return _best_f1(ctx.val_labels, ctx.val_scores)
 
 
@@ -185,6 +193,10 @@ class MinCost:
             raise BenchError("threshold 'min_cost' needs a cost model; pass --cost event")
         grid = (parse_grid(self.grid, ctx.val_scores) if self.grid
                 else candidates(ctx.val_scores))
+        if not np.asarray(ctx.val_labels).any():
+            # every anomaly-free cost is least with no alarm: the first grid value above the
+            # validation scores (no validation alarm)
+            ctx.fallback = NO_ANOMALY_FALLBACK
         costs = sweep_cost(ctx.cost, ctx.val_labels, ctx.val_scores, grid)
         return float(grid[int(np.argmin(costs))])
 

@@ -11,11 +11,14 @@ import bench
 from . import DATA_DIR
 
 DEFAULT_PATH = DATA_DIR / "hpc" / "hpc.csv.zip"
-#: the course's evaluation: event cost (1 per false alarm, 5 per missed anomaly, 12-step
-#: tolerance) on the test range, lower is better, threshold by least validation cost; the model
-#: trains on the anomaly-free training range (chosen with the labels: semi-supervised)
+#: ranked by VUS-PR (threshold-free): the course's event cost (1 per false alarm, 5 per missed
+#: anomaly, 12-step tolerance) stays beside it, with its threshold by least validation cost, but it
+#: is not the headline because chance wins it: with a 12-step tolerance scattered alarms cover
+#: every anomalous step, so random scores cost 298 +- 75 (10 seeds) while iforest (ROC-AUC 0.999)
+#: costs 1665 at its validation-chosen threshold.  The model trains on the anomaly-free training
+#: range (chosen with the labels: semi-supervised)
 EVALUATION = bench.Evaluation(
-    headline="cost:event", thresholded="f1", threshold="min_cost",
+    headline="vus_pr", thresholded="f1", threshold="min_cost",
     cost="event:c_alarm=1,c_missed=5,tolerance=12", protocol="semi-supervised",
     split="course split: train [0, 3000) (no anomaly), validation [3000, 4500), test [4500, end)")
 

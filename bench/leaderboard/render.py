@@ -3,10 +3,7 @@ and the whole output in any tabulate format, csv or json."""
 
 from __future__ import annotations
 
-import csv
 import html
-import io
-import json
 import textwrap
 from typing import Any
 
@@ -14,8 +11,9 @@ import numpy as np
 from tabulate import tabulate
 
 from ..plugins import Manager, get_manager
-from .rows import (FORMATS, NARROW_EXTRA, WIDTH, Column, _fmt, column, rows)
-from .tables import Entry, Overall, Table, ranking, tables
+from .export import csv_text, json_lines
+from .rows import FORMATS, NARROW_EXTRA, WIDTH, Column, _fmt, column, time_based
+from .tables import _PART, Entry, Overall, Table, ranking, tables
 
 
 # ----------------------------------------------------------------------------- one table as text
@@ -55,17 +53,62 @@ def _cost_keys(t: Table) -> list[str]:
 
 
 def _columns(t: Table, manager: Manager, wide: bool) -> list[Column]:
-    """The value columns after the headline: oracle metrics never (they have their own table);
-    narrow: the thresholded metric, ROC-AUC and the first cost; wide: every metric and cost."""
+    """The value columns after the headline: oracle metrics never (they have their own table),
+    time-based costs never where the dataset declares them meaningless (:func:`_hidden_costs`);
+    narrow: the thresholded metric, ROC-AUC, every metric that is not a default one (asked for
+    with ``--metric``, or declared) and every alarm cost; all of them when the run asked for its
+    own metric list; wide: every metric and cost."""
     cols = [column(manager, m) for m in _metric_keys(t)]
     cols = [c for c in cols if not c.oracle and c.key != t.headline.key]
-    costs = [column(manager, f"cost:{c}") for c in _cost_keys(t)]
+    hidden = _hidden_costs(t)
+    costs = [column(manager, f"cost:{c}") for c in _cost_keys(t) if c not in hidden]
     costs = [c for c in costs if c.key != t.headline.key]
     if wide:
         return cols + costs
-    keep = [c for c in cols if c.key in (t.thresholded, *NARROW_EXTRA)]
+    defaults = _default_metrics(manager)
+    asked_own = _asked_own(t, manager)
+    keep = [c for c in cols if c.key in (t.thresholded, *NARROW_EXTRA)
+            or (c.key not in POOLED and (asked_own or c.key.split(":")[0] not in defaults))]
     keep.sort(key=lambda c: (c.key != t.thresholded))
-    return keep + costs[:1]
+    return keep + costs
+
+
+POOLED = ("pooled_precision", "pooled_recall", "pooled_f1")
+
+
+def _asked_own(t: Table, manager: Manager) -> bool:
+    """The run named its own metrics (``--metric`` replaces the default list): every one of them
+    is then shown."""
+    defaults = _default_metrics(manager)
+    return bool(defaults) and not defaults <= set(_metric_keys(t))
+
+
+def _default_metrics(manager: Manager) -> set[str]:
+    """The metrics a run computes when it names none (their ``default`` attribute)."""
+    return {e.name for e in manager.registry("metric") if getattr(e.factory, "default", False)}
+
+
+def _hidden_costs(t: Table) -> list[str]:
+    """Time-based costs (an event cost's tolerance in steps) of a table whose dataset declares
+    them meaningless (``time_costs: false``: rows without time order, test ranges shorter than
+    the tolerance)."""
+    if t.declared.get("time_costs", True):
+        return []
+    specs = {k: v for e in t.entries for r in e.rows for k, v in r.get("cost_specs", {}).items()}
+    return [c for c in _cost_keys(t) if time_based(c, specs.get(c, ""))]
+
+
+def _chance_cell(e: Entry) -> str:
+    """The ``p vs chance`` cell: ``ref`` for random, the p-value, ``no`` after it when the test
+    ran and did not find the detector better than random, ``no test`` when none could run."""
+    v = e.vs_chance
+    if v is None:
+        return "ref" if e.detector == "random" and e.rows else ""
+    if v.get("method") == "none" or v.get("p") is None:
+        return "no test"
+    p = float(v["p"])
+    text = f"{p:.2g}" if p >= 0.001 else f"{p:.0e}"
+    return text if v.get("better") else f"{text} no"
 
 
 def _oracle_columns(t: Table, manager: Manager) -> list[Column]:
@@ -85,28 +128,54 @@ def _name(e: Entry) -> str:
 
 def render_table(t: Table, manager: Manager, wide: bool = False) -> tuple[
         str, list[str], list[list[str]], list[str]]:
-    """``(title, headers, body, legend lines)`` of one table."""
+    """``(title, headers, body, legend lines)`` of one table.  Narrow: when the table would be
+    wider than :data:`WIDTH`, the optional columns (ROC-AUC, unless asked for) go to ``--wide``
+    first."""
     cols = _columns(t, manager, wide)
+    headers, body, notes = _grid(t, cols, wide)
+    optional = [] if wide or _asked_own(t, manager) else [
+        c for c in cols if c.key in NARROW_EXTRA and c.key != t.thresholded]
+    dropped = []
+    while optional and _width(headers, body) > WIDTH:
+        dropped.append(optional.pop())
+        cols = [c for c in cols if c not in dropped]
+        headers, body, notes = _grid(t, cols, wide)
+    more = [f"{', '.join(c.label for c in dropped)}: --wide"] if dropped else []
+    return _table_title(t), headers, body, _legend(t, cols, t.chance_best is not None, more) \
+        + notes
+
+
+def _width(headers: list[str], body: list[list[str]]) -> int:
+    """Characters of the widest line of a github table of ``headers`` and ``body``."""
+    w = [max([len(str(h))] + [len(str(r[i])) for r in body]) for i, h in enumerate(headers)]
+    return sum(w) + 3 * len(w) + 1
+
+
+def _grid(t: Table, cols: list[Column], wide: bool) -> tuple[list[str], list[list[str]],
+                                                             list[str]]:
+    """Headers, rows and status notes of one table with value columns ``cols``."""
     lift = t.chance_best is not None
-    headers = ["detector", "seeds", t.headline.header] + (["lift"] if lift else []) \
-        + [c.header for c in cols]
-    computes = _compute_keys(t) if wide else []
+    vs = not t.oracle
+    headers = ["detector", "seeds", t.headline.header, "lift"] \
+        + (["p vs chance"] if vs else []) + [c.header for c in cols]
+    computes = _compute_keys(t)  # only present when asked for (--cost compute)
+    headers += [f"$/M points ({c})" for c in computes]
     if wide:
-        headers += [f"$/M points ({c})" for c in computes] + ["fit s", "score s", "mem MB"]
+        headers += ["fit s", "score s", "mem MB"]
     status = wide or any(e.failed for e in t.entries)  # narrow: only when something failed
     headers += ["status"] if status else []
     body, notes = [], []
     for e in _order(t):
         row = [_name(e), str(e.seeds), e.cell(t.headline)] \
-            + ([t.lift(e) if not e.chance else ""] if lift else []) \
-            + [e.cell(c) for c in cols]
+            + [t.lift(e) if lift and not e.chance else ""] \
+            + ([_chance_cell(e)] if vs else []) + [e.cell(c) for c in cols]
+        row += [e.compute(c) for c in computes]
         if wide:
-            row += [e.compute(c) for c in computes]
             row += [e.timing("fit_s", 3), e.timing("score_s", 3), e.timing("peak_mem_mb", 1)]
         if status:
             row.append(_status(e, notes, wide))
         body.append(row)
-    return _table_title(t), headers, body, _legend(t, cols, lift) + notes
+    return headers, body, notes
 
 
 def _status(e: Entry, notes: list[str], wide: bool) -> str:
@@ -128,6 +197,8 @@ def _table_title(t: Table) -> str:
     if t.oracle:
         return f"ORACLE {t.dataset}: threshold '{t.threshold}' chosen on TEST labels; {sort}"
     flag = "" if t.beats_chance else " -- NO DETECTOR BEATS CHANCE"
+    if t.headline_series == 0:
+        flag += " -- HEADLINE COVERS 0 SERIES (no test anomaly)"
     return f"{t.dataset}: {sort}{flag}"
 
 
@@ -135,9 +206,9 @@ def _direction(c: Column) -> str:
     return "higher is better" if c.higher_is_better else "lower is better"
 
 
-def _legend(t: Table, cols: list[Column], lift: bool) -> list[str]:
+def _legend(t: Table, cols: list[Column], lift: bool, more: list[str] = ()) -> list[str]:
     """Legend lines: threshold, series counts per metric, lift, chance rows, marks."""
-    parts = []
+    parts = list(more)
     if t.oracle:
         parts.append("an upper bound, not a result")
     elif t.threshold:
@@ -147,9 +218,22 @@ def _legend(t: Table, cols: list[Column], lift: bool) -> list[str]:
     counts = _series_counts(t, [t.headline, *cols])
     if counts:
         parts.append("series averaged: " + ", ".join(counts))
+    if t.headline_series == 0:
+        parts.append("no series has an anomaly in its test range: every headline is n/a; "
+                     "change the split or the protocol")
+    parts += _fallback_notes(t)
     if lift:
         parts.append(f"lift = {t.headline.label} minus the best chance row's"
                      f" ({'higher' if t.headline.higher_is_better else 'lower'} is better)")
+    elif not t.oracle:
+        parts.append("no chance rows in this run: no lift and no chance test (run random, "
+                     "10 seeds, and constant beside the detectors)")
+    parts += _chance_legend(t)
+    hidden = _hidden_costs(t)
+    if hidden:
+        parts.append(f"{', '.join(hidden)} cost not shown: it counts time steps, which this "
+                     f"dataset declares meaningless (rows without time order, or test ranges "
+                     f"shorter than its tolerance)")
     if any(e.chance for e in t.entries):
         parts.append("~chance: a baseline that learned nothing, shown for reference, not ranked")
     if any(e.seeds > 1 for e in t.entries):
@@ -158,6 +242,37 @@ def _legend(t: Table, cols: list[Column], lift: bool) -> list[str]:
         parts.append("(!) inflating: label-blind detectors score above chance on it")
     text = "; ".join(parts)
     return _wrap(text) if text else []
+
+
+def _fallback_notes(t: Table) -> list[str]:
+    """A label-chosen threshold on series whose validation range held no anomaly: how many, and
+    the fallback it used (recorded per series by the threshold strategy)."""
+    worst: dict[str, set[str]] = {}
+    for e in t.entries:
+        for r in e.rows:
+            for p in r.get("fallbacks", []):
+                worst.setdefault(str(p.get("fallback")), set()).add(str(p.get("series")))
+    if not worst:
+        return []
+    n = max((r.get("n_series") or 0) for e in t.entries for r in e.rows)
+    return [f"{t.threshold}: {len(series)} of {n} series had no validation anomaly, threshold "
+            f"by fallback '{fb}'" for fb, series in sorted(worst.items())]
+
+
+def _chance_legend(t: Table) -> list[str]:
+    """How the ``p vs random`` column was computed (each rule once)."""
+    if t.oracle:
+        return []
+    rules = []
+    for e in t.entries:
+        v = e.vs_chance
+        if v and v.get("rule") and v["rule"] not in rules:
+            rules.append(v["rule"])
+    flagged = [e.label for e in t.entries if e.not_better and not e.chance]
+    out = [f"p vs chance: {r}" for r in rules]
+    if flagged:
+        out.append("'no': NOT BETTER THAN CHANCE: " + ", ".join(flagged))
+    return out
 
 
 def _series_counts(t: Table, cols: list[Column]) -> list[str]:
@@ -242,6 +357,10 @@ def _overall(record: Any, manager: Manager, wide: bool) -> tuple[
         f" ({short[d]})" if wide else "") for d in o.datasets)]
     if o.left_out:
         parts.append("left out (no detector beats chance): " + ", ".join(o.left_out))
+    if o.samples:
+        parts.append("left out (samples, not full corpora): " + ", ".join(o.samples))
+    elif o.datasets and all(_PART.search(d) for d in o.datasets):
+        parts.append("every dataset ranked is a sample, not a full corpus")
     parts.append("chance baselines not ranked")
     legend = _wrap("; ".join(parts)) + _wrap(o.test.summary())
     if o.test.rejected:
@@ -278,9 +397,9 @@ def render(record: Any, fmt: str = "github", manager: Manager | None = None,
 
         raise BenchError(f"unknown format '{fmt}'; choose one of: {', '.join(FORMATS)}")
     if fmt == "json":
-        return "\n".join(json.dumps(_json_row(r), allow_nan=True) for r in rows(record)) + "\n"
+        return json_lines(record)
     if fmt == "csv":
-        return _csv(record)
+        return csv_text(record)
     manager = manager or get_manager()
     parts = []
     table_fmt = "pipe" if fmt == "markdown" else fmt
@@ -291,10 +410,23 @@ def render(record: Any, fmt: str = "github", manager: Manager | None = None,
             headers = [html.escape(str(h)) for h in headers]
             body = [[html.escape(str(v)) for v in row] for row in body]
             table_fmt = "unsafehtml"
-        parts.append(tabulate(body, headers=headers, tablefmt=table_fmt, disable_numparse=True))
+        parts.append(_tabulate(body, headers, table_fmt))
         parts.extend(_note(line, fmt) for line in legend)
         parts.append("")
     return "\n".join(parts)
+
+
+def _tabulate(body: list[list[str]], headers: list[str], fmt: str) -> str:
+    """tabulate without its 2 spaces of header padding (a column is as wide as its widest cell),
+    so that a default table with the chance-test column fits 100 columns."""
+    import tabulate as _t
+
+    before = _t.MIN_PADDING
+    _t.MIN_PADDING = 0
+    try:
+        return tabulate(body, headers=headers, tablefmt=fmt, disable_numparse=True)
+    finally:
+        _t.MIN_PADDING = before
 
 
 def _html(fmt: str) -> bool:
@@ -317,31 +449,3 @@ def _note(line: str, fmt: str) -> str:
     if fmt.startswith("latex"):
         return f"% {line}"
     return line
-
-
-def _json_row(r: dict[str, Any]) -> dict[str, Any]:
-    keys = ("dataset", "detector", "params", "seed", "status", "n_series", "threshold",
-            "threshold_params", "chosen_with", "threshold_value", "oracle", "metrics",
-            "metric_series", "costs", "confusion", "compute", "fit_s", "score_s", "peak_mem_mb",
-            "device", "error")
-    return {k: r[k] for k in keys if k in r}
-
-
-def _csv(record: Any) -> str:
-    rs = rows(record)
-    metric_names = sorted({m for r in rs for m in r["metrics"]})
-    cost_names = sorted({c for r in rs for c in r["costs"]})
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["dataset", "detector", "params", "seed", "status", "threshold", "oracle",
-                *metric_names, *[f"{c}_{rng}" for c in cost_names for rng in
-                                 ("train", "val", "test")],
-                "fit_s", "score_s", "peak_mem_mb", "error"])
-    for r in rs:
-        w.writerow([r["dataset"], r["detector"], json.dumps(r["params"]), r["seed"], r["status"],
-                    r["threshold"] or "", r["oracle"],
-                    *[r["metrics"].get(m, "") for m in metric_names],
-                    *[r["costs"].get(c, {}).get(rng, "") for c in cost_names
-                      for rng in ("train", "val", "test")],
-                    r["fit_s"], r["score_s"], r["peak_mem_mb"], r.get("error", "")])
-    return buf.getvalue()

@@ -84,7 +84,9 @@ def rows(record: Any) -> list[dict[str, Any]]:
             "status": g("status"),
             "n_series": g("n_series"),
             "headline": g("headline", ""),
-            "thresholded": (g("declared", {}) or {}).get("thresholded", "f1"),
+            "thresholded": _declared(cell).get("thresholded", "f1"),
+            "declared": _declared(cell),
+            "cost_specs": _cost_specs(cell),
             "fit_s": g("fit_s"),
             "score_s": g("score_s"),
             "peak_mem_mb": g("peak_mem_mb"),
@@ -109,8 +111,38 @@ def rows(record: Any) -> list[dict[str, Any]]:
                 "without_anomaly": ev.get("series_without_test_anomaly"),
                 "costs": ev.get("costs", {}),
                 "confusion": ev.get("confusion", {}),
+                "chance_test": ev.get("chance_test"),
+                "fallbacks": [p for p in ev.get("per_series", []) if p.get("fallback")],
             })
     return out
+
+
+def _declared(cell: Any) -> dict[str, Any]:
+    """The dataset's declared evaluation as the cell recorded it (its plan's, else
+    ``declared``)."""
+    plan = _cell_get(cell, "plan", {}) or {}
+    return dict(_cell_get(plan, "evaluation", {}) or _cell_get(cell, "declared", {}) or {})
+
+
+def _cost_specs(cell: Any) -> dict[str, str]:
+    """``{cost name: spec text}`` of the cost models the cell's plan names (empty for records
+    without a plan)."""
+    plan = _cell_get(cell, "plan", {}) or {}
+    return {str(c).split(":")[0]: str(c) for c in _cell_get(plan, "costs", []) or []}
+
+
+#: cost models that count time steps (a tolerance in steps, NAB's windows): meaningless on rows
+#: without time order and on test ranges shorter than their tolerance
+TIME_COSTS = ("event", "nab")
+
+
+def time_based(name: str, spec: str = "") -> bool:
+    """Whether cost model ``name`` (given as ``spec``, ``event:tolerance=0`` is not) counts
+    time steps."""
+    if name not in TIME_COSTS:
+        return False
+    return not (name == "event" and "tolerance=0" in spec.replace(" ", "").split(":")[-1]
+                .split(","))
 
 
 # ----------------------------------------------------------------------------- metric metadata

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,14 @@ class Entry:
     chance: bool
     rows: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
+    #: the paired test against ``random`` (:mod:`bench.chance_test`), None for random itself
+    vs_chance: dict[str, Any] | None = None
+
+    @property
+    def not_better(self) -> bool:
+        """A test ran and did not find the detector better than chance."""
+        v = self.vs_chance
+        return bool(v) and v.get("method") != "none" and not v.get("better")
 
     @property
     def seeds(self) -> int:
@@ -71,6 +80,21 @@ class Table:
     entries: list[Entry]
     chosen_with: str = ""
     thresholded: str = "f1"
+    #: the dataset's declared evaluation as recorded (``time_costs``, ``split``, ...)
+    declared: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def headline_series(self) -> int | None:
+        """Most series the headline covers in any row (None when the record does not say)."""
+        ns = [r["metric_series"].get(self.headline.key) for e in self.entries for r in e.rows]
+        ns = [n for n in ns if n is not None]
+        return max(ns) if ns else None
+
+    @property
+    def sample(self) -> bool:
+        """The dataset is a sample or a selection, not the full corpus (its title says
+        ``(sample, ...)`` or ``(N of M ...)``)."""
+        return bool(_PART.search(self.dataset))
 
     @property
     def ranked(self) -> list[Entry]:
@@ -118,6 +142,30 @@ def _entries(rs: list[dict[str, Any]], failed: list[dict[str, Any]],
     return list(by.values())
 
 
+_PART = re.compile(r"\((sample\b|\d+ of \d+ )")
+
+
+def _attach_chance(record: Any, ts: list[Table], manager: Manager) -> None:
+    """Each entry's chance test: the one its cells stored, else computed from the record (an
+    older record without it)."""
+    from .. import chance_test
+
+    computed: dict | None = None
+    for t in ts:
+        if t.oracle:
+            continue
+        for e in t.entries:
+            if e.detector == chance_test.REFERENCE or not e.rows:
+                continue
+            e.vs_chance = next((r["chance_test"] for r in e.rows if r.get("chance_test")
+                                and r["chance_test"].get("headline", t.headline.key)
+                                == t.headline.key), None)
+            if e.vs_chance is None:
+                if computed is None:
+                    computed = chance_test.results(record, manager)
+                e.vs_chance = computed.get((t.dataset, str(t.threshold), e.label))
+
+
 def tables(record: Any, manager: Manager | None = None) -> list[Table]:
     """Every table of a record: per dataset and threshold strategy, ORACLE ones last."""
     manager = manager or get_manager()
@@ -139,7 +187,9 @@ def tables(record: Any, manager: Manager | None = None) -> list[Table]:
         out.append(Table(ds, thr, oracle, head, _entries(rs, [] if oracle else failed[ds],
                                                            manager),
                          rs[0].get("chosen_with", "") if rs else "",
-                         (rs or failed[ds] or [{}])[0].get("thresholded", "f1") or "f1"))
+                         (rs or failed[ds] or [{}])[0].get("thresholded", "f1") or "f1",
+                         dict((rs or failed[ds] or [{}])[0].get("declared") or {})))
+    _attach_chance(record, out, manager)
     return out
 
 
@@ -170,6 +220,7 @@ class Overall:
     left_out: list[str]
     failed: dict[str, int]
     test: Any = None  # bench.stats.Ranking
+    samples: list[str] = field(default_factory=list)  # left out: not the full corpus
 
     def mean_rank(self, label: str) -> float:
         v = [self.ranks[d][label] for d in self.datasets if label in self.ranks[d]]
@@ -198,7 +249,11 @@ def ranking(record: Any, manager: Manager | None = None) -> Overall:
 
     manager = manager or get_manager()
     ts = _main_tables(record, tables(record, manager))
-    used = [t for t in ts if t.beats_chance]
+    # samples are left out when the run has a full corpus to rank; a run of samples only ranks
+    # them (and says so under the table)
+    full = [t for t in ts if not t.sample and t.beats_chance]
+    samples = [t.dataset for t in ts if t.sample and t.beats_chance] if full else []
+    used = [t for t in ts if t.beats_chance and t.dataset not in samples]
     labels: list[str] = []
     for t in used:
         for e in t.entries:
@@ -217,7 +272,8 @@ def ranking(record: Any, manager: Manager | None = None) -> Overall:
         if r["status"] != "ok":
             failed[r["label"]] += 1
     out = Overall(labels, [t.dataset for t in used], {t.dataset: t.headline.label for t in used},
-                  ranks, [t.dataset for t in ts if not t.beats_chance], failed)
+                  ranks, [t.dataset for t in ts if not t.beats_chance], failed,
+                  samples=samples)
     common = [lab for lab in labels if all(lab in ranks[d] for d in out.datasets)]
     full = [d for d in out.datasets if all(lab in ranks[d] for lab in common)]
     if common and full:
