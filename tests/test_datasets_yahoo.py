@@ -87,3 +87,31 @@ def test_synthetic_is_seeded_with_labels_in_validation_and_test():
     assert len(a) == 6 and a.fingerprint() == b.fingerprint()
     for s in a:
         assert s.part("val")[1].any() and s.part("test")[1].any()
+
+
+def _a2(root: Path, n: int = 3, length: int = 1421) -> None:
+    """A2-shaped files: 1,421 rows each, every anomaly in rows 623-900 (as in S5's A2)."""
+    folder = root / "A2Benchmark"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(1, n + 1):
+        hits = set(rng.choice(np.arange(623, 901), size=3, replace=False).tolist())
+        rows = ["timestamp,value,is_anomaly"]
+        rows += [f"{t},{np.sin(t / 4) + i:.4f},{int(t - 1 in hits)}" for t in range(1, length + 1)]
+        (folder / f"synthetic_{i}.csv").write_text("\n".join(rows) + "\n")
+
+
+def test_a2_default_split_leaves_its_anomalies_in_the_test_range(tmp_path):
+    """S5's A2 holds every anomaly in rows 623-~900: the 50/75 split left none in test; A2's
+    own split (25 / 43 %) puts them all there, while A1 keeps 50 / 75 %."""
+    _a2(tmp_path, n=3)
+    _a1(tmp_path, n=1, length=40)
+    ds = yahoo.yahoo(path=str(tmp_path), benchmark="A2")
+    for s in ds:
+        r = s.split.ranges(len(s))
+        assert s.labels[r["test"]].sum() == s.labels.sum() == 3, s.name
+        assert s.split.train_end == 355 and s.split.val_end == 611
+    old = yahoo.yahoo(path=str(tmp_path), benchmark="A2", train_end=0.5, val_end=0.75)
+    assert all(s.labels[s.split.ranges(len(s))["test"]].sum() == 0 for s in old)
+    a1 = yahoo.yahoo(path=str(tmp_path), benchmark="A1").series[0]
+    assert (a1.split.train_end, a1.split.val_end) == (20, 30)

@@ -210,3 +210,50 @@ def test_a_detector_whose_cells_failed_is_not_ranked_first(record):
     assert o.failed["kde"] == 3
     body = [ln for ln in render(rec).splitlines() if ln.startswith("| kde ")]
     assert body and all(" 1.000 " not in ln for ln in body)
+
+
+def _hand_cell(detector, per, *, declared=None, fallback=None, costs=("event",), n_test=None):
+    """A finished cell of hand-made per-series VUS-PR values (NaN: no test anomaly)."""
+    ps = [{"series": s, "threshold": 0.5, "metrics": {"vus_pr": v, "f1": v},
+           "costs": {c: {"train": 0.0, "val": 0.0, "test": 3.0} for c in costs},
+           **({"fallback": fallback} if fallback and i % 2 == 0 else {})}
+          for i, (s, v) in enumerate(per.items())]
+    finite = [v for v in per.values() if v == v]
+    ev = {"threshold": "best_f1", "oracle": False, "chosen_with": "validation labels",
+          "metrics": {"vus_pr": float(np.mean(finite)) if finite else float("nan"),
+                      "f1": float(np.mean(finite)) if finite else float("nan")},
+          "n_series": {"vus_pr": len(finite), "f1": len(finite)},
+          "costs": {c: {"train": 0.0, "val": 0.0, "test": 3.0 * len(per)} for c in costs},
+          "per_series": ps}
+    return {"dataset": "d", "detector": detector, "seed": 0, "status": "ok", "given": {},
+            "headline": "vus_pr", "n_series": len(per), "declared": declared or {},
+            "evaluations": [ev]}
+
+
+def test_time_costs_hidden_where_declared_meaningless_and_said_so():
+    per = {"a": 0.5, "b": 0.6}
+    rec = {"grid": {}, "cells": [_hand_cell("iforest", per, declared={"time_costs": False}),
+                                 _hand_cell("random", per, declared={"time_costs": False})]}
+    text = render(rec, "github")
+    assert "event cost" not in _table(text, "d")[0]
+    assert "event cost not shown: it counts time steps" in " ".join(text.split())
+    rec = {"grid": {}, "cells": [_hand_cell("iforest", per), _hand_cell("random", per)]}
+    assert "event cost" in _table(render(rec, "github"), "d")[0]
+
+
+def test_threshold_fallback_counted_under_the_table():
+    per = {"a": 0.5, "b": 0.6, "c": 0.7}
+    fb = "no validation anomaly: just above the highest validation score"
+    rec = {"grid": {}, "cells": [_hand_cell("iforest", per, fallback=fb),
+                                 _hand_cell("random", per, fallback=fb)]}
+    text = " ".join(render(rec, "github").split())
+    assert f"best_f1: 2 of 3 series had no validation anomaly, threshold by fallback '{fb}'" \
+        in text
+
+
+def test_a_headline_over_zero_series_is_flagged_in_the_title():
+    per = {"a": float("nan"), "b": float("nan")}
+    rec = {"grid": {}, "cells": [_hand_cell("iforest", per), _hand_cell("random", per)]}
+    text = render(rec, "github")
+    title = next(ln for ln in text.splitlines() if ln.startswith("### d"))
+    assert "HEADLINE COVERS 0 SERIES" in title

@@ -4,6 +4,7 @@ import pytest
 from bench.costs import EventCost
 from bench.errors import BenchError
 from bench.thresholds import (
+    NO_ANOMALY_FALLBACK,
     BestF1,
     MeanStd,
     MinCost,
@@ -43,6 +44,21 @@ def test_best_f1_without_validation_anomalies_raises_no_validation_alarm():
     c = ctx(val_labels=np.zeros(5, dtype=int))
     t = BestF1().select(c)
     assert t > 0.9 and (c.val_scores >= t).sum() == 0
+    assert c.fallback == NO_ANOMALY_FALLBACK  # and says so
+
+
+def test_label_chosen_thresholds_name_their_fallback_only_when_they_need_one():
+    with_anomaly = ctx()
+    BestF1().select(with_anomaly)
+    MinCost().select(with_anomaly)
+    assert with_anomaly.fallback == ""
+    c = ctx(val_labels=np.zeros(5, dtype=int))
+    t = MinCost().select(c)
+    assert c.fallback == NO_ANOMALY_FALLBACK and (c.val_scores >= t).sum() == 0
+    label_free = ctx(val_labels=np.zeros(5, dtype=int))
+    MeanStd().select(label_free)
+    Percentile().select(label_free)
+    assert label_free.fallback == ""  # they never use labels: nothing to fall back from
 
 
 def test_f1_sweep_matches_direct_computation_with_ties():
