@@ -142,6 +142,11 @@ def run(ctx, datasets, detectors, thresholds, costs, metrics, seeds, protocol, t
         note = f", {reused} re-evaluated from the score store" if reused else ""
         where = f"; record: {Path(out) / (record.run_id + '.json')}" if out else ""
         _log(f"bench: {prog.summary()}{note}{where}")
+    failed = [c for c in record.cells if not c.ok]
+    if failed:  # exit status 3: the run finished, some cells did not (README: exit status)
+        _log(f"bench: {len(failed)} of {len(record.cells)} cells failed (exit status 3); "
+             f"first: {failed[0].identity}: {failed[0].status}: {failed[0].error}")
+        ctx.exit(3)
 
 
 @cli.command()
@@ -227,6 +232,9 @@ def _tolerances(items: tuple[str, ...]) -> dict[str, float]:
 
 
 def _allow_options(fn):
+    fn = click.option("--strict", is_flag=True,
+                      help="Fail on any metric that got worse (default: each dataset's headline "
+                           "and the metrics it declares gated).")(fn)
     for flag, what in (("--allow-not-comparable", "cells whose evaluation versions, dataset or "
                         "protocol changed"),
                        ("--allow-missing", "base cells or metrics missing from the head"),
@@ -235,12 +243,16 @@ def _allow_options(fn):
     return fn
 
 
-def _gate(ctx, cmp, allow_incomplete, allow_missing, allow_not_comparable) -> None:
+def _gate(ctx, cmp, allow_incomplete, allow_missing, allow_not_comparable,
+          strict=False) -> None:
     """Print the comparison's notes and gate failures (one line each), then exit 1 or 0."""
     for cell, note in sorted(cmp.notes.items()):
         _log(f"note: {cell}: {note}")
+    if not strict and cmp.ungated_worse():
+        _log(f"note: {len(cmp.ungated_worse())} worse value(s) of metrics that are not a "
+             f"dataset's headline or gated (marked *; --strict fails on them)")
     problems = cmp.gate(allow_incomplete=allow_incomplete, allow_missing=allow_missing,
-                        allow_not_comparable=allow_not_comparable)
+                        allow_not_comparable=allow_not_comparable, strict=strict)
     for line in problems:
         _log(f"bench: FAIL {line}")
     if not problems:
@@ -249,29 +261,46 @@ def _gate(ctx, cmp, allow_incomplete, allow_missing, allow_not_comparable) -> No
 
 
 @cli.command(name="compare")
-@click.argument("base", type=click.Path())
-@click.argument("head", type=click.Path())
+@click.argument("paths", nargs=-1, type=click.Path(), metavar="BASE HEAD | [RECORDS...]")
+@click.option("--a", "spec_a", default=None, metavar="SPEC",
+              help="A/B: the cells of A, e.g. kde, kde:bandwidth=2, iforest@window=8.")
+@click.option("--b", "spec_b", default=None, metavar="SPEC", help="A/B: the cells of B.")
 @click.option("--tolerance", "tolerance", multiple=True, metavar="METRIC=ABS",
               help="Absolute tolerance for a metric (repeatable); cost models as cost:NAME=ABS. "
                    "Defaults: 0.005 for metrics, 2 % relative for costs.")
 @click.option("--all", "show_all", is_flag=True, help="Also list unchanged metrics.")
 @_allow_options
 @click.pass_context
-def compare_cmd(ctx, base, head, tolerance, show_all, allow_incomplete, allow_missing,
-                allow_not_comparable):
-    """Compare run HEAD against BASE (files, or directories: their newest record).
+def compare_cmd(ctx, paths, spec_a, spec_b, tolerance, show_all, strict, allow_incomplete,
+                allow_missing, allow_not_comparable):
+    """Compare run HEAD against BASE (files, or directories: their newest record); or, with
+    --a and --b, put A's headline beside B's in RECORDS (default: results/).
 
-    Marks: + improved, - worse, = unchanged, x not comparable (says which key part changed),
-    ? missing.  Exit status 1 when anything got worse beyond tolerance (and seed spread), when
-    the head is incomplete, a base cell is missing from it, cells are not comparable, or nothing
-    was compared; the --allow-* flags accept each of these deliberately.
+    Marks: + improved, - worse, = unchanged, x not comparable (says exactly what changed),
+    ? missing.  Exit status 1 when a dataset's headline (or a metric it declares gated; every
+    metric with --strict) got worse beyond tolerance (and seed spread), when a value is
+    impossible (outside its metric's declared range) or a cell is recorded twice, when the head
+    is incomplete, a base cell is missing from it, cells are not comparable, or nothing was
+    compared; the --allow-* flags accept the last four deliberately.  A/B exits 0 with the
+    numbers: each dataset's headline for A and B and a paired Wilcoxon test over its series.
     """
+    if spec_a is not None or spec_b is not None:
+        from . import ab
+
+        if spec_a is None or spec_b is None:
+            raise BenchError("give both --a SPEC and --b SPEC, e.g. --a kde --b kde:bandwidth=2")
+        recs = [api._newest(p, _log) for p in (paths or ("results",))]
+        click.echo(ab.render(ab.ab(recs, spec_a, spec_b)), nl=False)
+        return
+    if len(paths) != 2:
+        raise BenchError(f"bench compare takes BASE and HEAD (got {len(paths)} path(s)), or "
+                         f"--a SPEC --b SPEC [RECORDS...]")
     from .compare import render as render_cmp
 
-    cmp = api.compare_paths(base, head, tolerances=_tolerances(tolerance),
+    cmp = api.compare_paths(paths[0], paths[1], tolerances=_tolerances(tolerance),
                             manager=_manager(ctx), warn=_log)
     click.echo(render_cmp(cmp, show_all=show_all), nl=False)
-    _gate(ctx, cmp, allow_incomplete, allow_missing, allow_not_comparable)
+    _gate(ctx, cmp, allow_incomplete, allow_missing, allow_not_comparable, strict)
 
 
 @cli.group()
@@ -300,7 +329,7 @@ def baseline_update_cmd(ctx, directory):
 @click.option("--tolerance", "tolerance", multiple=True, metavar="METRIC=ABS")
 @_allow_options
 @click.pass_context
-def baseline_check_cmd(ctx, directory, out, tolerance, allow_incomplete, allow_missing,
+def baseline_check_cmd(ctx, directory, out, tolerance, strict, allow_incomplete, allow_missing,
                        allow_not_comparable):
     """Run the quick suite and compare it with the baseline; exit 1 on a regression."""
     from .compare import compare
@@ -312,9 +341,9 @@ def baseline_check_cmd(ctx, directory, out, tolerance, allow_incomplete, allow_m
                    on_cell=lambda c, d, t: _log(f"[{d}/{t}] {c['dataset']} x {c['detector']}: "
                                                 f"{c['status']}"))
     base = api.reevaluate_base(base, head, Path(directory) / "scores", manager, _log)
-    cmp = compare(base, head, tolerances=_tolerances(tolerance), manager=manager)
+    cmp = compare(base, head, tolerances=_tolerances(tolerance))
     click.echo(render_cmp(cmp), nl=False)
-    _gate(ctx, cmp, allow_incomplete, allow_missing, allow_not_comparable)
+    _gate(ctx, cmp, allow_incomplete, allow_missing, allow_not_comparable, strict)
 
 
 def _known_metrics(recs) -> set[str]:
@@ -402,9 +431,10 @@ def main(argv: list[str] | None = None) -> None:
                    err=True)
         signum = getattr(exc, "signum", 0) or getattr(exc.__cause__, "signum", 2)  # click's
         sys.exit(128 + signum)  # Abort hides the Interrupted; 130 for Ctrl-C, 143 for SIGTERM
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+    except click.ClickException as exc:  # a usage error: one line, status 1 (as the README says)
+        cmd = exc.ctx.command_path if isinstance(exc, click.UsageError) and exc.ctx else "bench"
+        click.echo(f"bench: error: {exc.format_message()} (see `{cmd} --help`)", err=True)
+        sys.exit(1)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     if isinstance(rc, int) and rc:

@@ -88,7 +88,9 @@ class Comparison:
             out += [f"{c.cell}: not comparable: {c.note} (--allow-not-comparable to accept)"
                     for c in self.changes if c.status == "not comparable"]
         if self.compared == 0:
-            out.append("nothing was compared: no metric value exists on both sides")
+            hint = ("; to put the two side by side anyway: bench compare --a DETECTOR --b "
+                    "DETECTOR BASE HEAD") if self.count("not comparable") else ""
+            out.append(f"nothing was compared: no metric value exists on both sides{hint}")
         return out
 
     def ungated_worse(self) -> list[Change]:
@@ -186,8 +188,19 @@ def not_comparable(b: CellResult, h: CellResult) -> str:
     if b.dataset_fingerprint != h.dataset_fingerprint:
         return (f"dataset changed (fingerprint {b.dataset_fingerprint} -> "
                 f"{h.dataset_fingerprint})")
-    return dict_changes("protocol", pb.get("protocol", b.protocol),
-                        ph.get("protocol", h.protocol))
+    bp, hp = pb.get("protocol", b.protocol), ph.get("protocol", h.protocol)
+    if bp == hp:
+        return ""
+    return dict_changes("protocol", _effective(bp, b), _effective(hp, h)) or \
+        dict_changes("protocol", bp, hp)
+
+
+def _effective(protocol: Any, cell: CellResult) -> Any:
+    """A recorded protocol with ``window: None`` (the detector's default) replaced by the rows
+    per window the cell used, so a note says ``protocol window 32 -> 8``."""
+    if isinstance(protocol, dict) and protocol.get("window") is None and cell.harness_window:
+        return {**protocol, "window": cell.harness_window}
+    return protocol
 
 
 def _key_notes(b: CellResult, h: CellResult) -> str:

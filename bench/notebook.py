@@ -147,13 +147,40 @@ def _is_frame(x: Any) -> bool:
     return type(x).__name__ == "DataFrame" and hasattr(x, "columns")
 
 
+def _is_arrays(x: Any) -> bool:
+    """``(values, labels)``: two array-likes (numpy arrays, lists)."""
+    return (isinstance(x, tuple) and len(x) == 2
+            and all(isinstance(a, (np.ndarray, list)) for a in x))
+
+
+def from_arrays(values: Any, labels: Any, name: str = "arrays", **options: Any) -> Dataset:
+    """A one-series :class:`bench.Dataset` from numpy arrays: ``values`` ``[T]`` or ``[T, F]``,
+    ``labels`` ``[T]`` of 0/1 (1 = anomaly); ``options`` as :func:`frame_series` (``train_len``,
+    ``train_end``, ``val_end``)."""
+    import pandas as pd
+
+    X, y = np.asarray(values), np.asarray(labels)
+    if X.ndim not in (1, 2) or y.ndim != 1 or len(X) != len(y):
+        raise BenchError(f"arrays {name!r}: values of shape {X.shape} and labels of shape "
+                         f"{y.shape}: pass values [T] or [T, F] and labels [T] of 0/1")
+    X = X.reshape(len(X), -1)
+    df = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    df["label"] = y
+    opts = {k: v for k, v in options.items() if k in ("train_len", "train_end", "val_end")}
+    ds = from_frame(df, name, **opts)
+    return Dataset(name, ds.series, description=f"in-memory arrays ({len(X)} rows)",
+                   license=ds.license, family=ds.family,
+                   provenance="numpy arrays passed to bench.run")
+
+
 def _items(datasets: Any) -> list[tuple[str | None, Any]]:
     """``(name or None, item)`` for one item, a list of items or a ``{name: item}`` mapping."""
     if datasets is None:
         return []
     if isinstance(datasets, Mapping):
         return [(str(k), v) for k, v in datasets.items()]
-    if isinstance(datasets, (str, Spec, Dataset, Series)) or _is_frame(datasets):
+    if isinstance(datasets, (str, Spec, Dataset, Series)) or _is_frame(datasets) \
+            or _is_arrays(datasets):
         return [(None, datasets)]
     return [(None, d) for d in datasets]
 
@@ -191,6 +218,8 @@ def _resolve(datasets: Any, frame_options: dict[str, Any], manager: Any
             continue
         if _is_frame(item):
             ds = from_frame(item, key or "frame", **frame_options)
+        elif _is_arrays(item):
+            ds = from_arrays(*item, name=key or "arrays", **frame_options)
         elif isinstance(item, Series):
             ds = Dataset(key or item.name, [item], description="in-memory series",
                          family="time-series", provenance="bench.Series passed to bench.run")
@@ -201,8 +230,9 @@ def _resolve(datasets: Any, frame_options: dict[str, Any], manager: Any
                              ds.provenance, dict(ds.meta))
         else:
             raise BenchError(f"bench.run: cannot use a {type(item).__name__} as a dataset; pass "
-                             f"a pandas DataFrame, a bench.Dataset, a bench.Series or a spec "
-                             f"string such as 'nab:sample=true'")
+                             f"a pandas DataFrame, (values, labels) numpy arrays, a "
+                             f"bench.Dataset, a bench.Series or a spec string such as "
+                             f"'nab:sample=true'")
         if ds.name in memory:
             raise BenchError(f"bench.run: two datasets are named {ds.name!r}; pass a dict "
                              f"{{name: data}} to name them")
@@ -214,15 +244,67 @@ def _resolve(datasets: Any, frame_options: dict[str, Any], manager: Any
     return specs, memory
 
 
+class _Detectors:
+    """A detector plugin holding the classes and objects passed to one :func:`run` call."""
+
+    def __init__(self, factories: dict[str, Any]):
+        self.factories = factories
+
+    @hookimpl
+    def bench_register_detectors(self, register):
+        for name, factory in self.factories.items():
+            register(name, factory, description=f"passed to bench.run from Python ({name})")
+
+
+def _instance_factory(obj: Any) -> Any:
+    """A factory giving a fresh copy of a configured detector object for every series."""
+    import copy
+
+    def from_object() -> Any:
+        return copy.deepcopy(obj)
+
+    from_object.__qualname__ = from_object.__name__ = type(obj).__name__
+    return from_object
+
+
+def _resolve_detectors(detectors: Any, manager: Any) -> tuple[list[str | Spec], dict[str, Any]]:
+    """Spec strings as they are; a detector class, or an object with ``fit`` and ``score``
+    (its copies are fitted), is registered for the call under its class's name."""
+    if detectors is None:
+        return [], {}
+    if isinstance(detectors, (str, Spec)) or not isinstance(detectors, (list, tuple)):
+        detectors = [detectors]
+    specs: list[str | Spec] = []
+    objects: dict[str, Any] = {}
+    for d in detectors:
+        if isinstance(d, (str, Spec)):
+            specs.append(d)
+            continue
+        is_class = isinstance(d, type)
+        if not (hasattr(d, "fit") and hasattr(d, "score")):
+            raise BenchError(f"bench.run: {d!r:.60} is not a detector: pass a spec string "
+                             f"('iforest'), a class or an object with fit(X) and score(X)")
+        name = d.__name__ if is_class else type(d).__name__
+        if name in manager.registry("detector") or name in objects:
+            raise BenchError(f"bench.run: a detector named {name!r} is already registered; "
+                             f"rename your class")
+        objects[name] = d if is_class else _instance_factory(d)
+        specs.append(Spec(name))
+    return specs, objects
+
+
 def run(datasets: Any = None, detectors: Any = None, **options: Any) -> Any:
     """Run datasets x detectors from Python and return the run record (what
     :func:`bench.api.run` returns).
 
-    datasets:  a pandas DataFrame (numeric value columns, a 0/1 label column), a
-               :class:`bench.Dataset` or :class:`bench.Series`, a spec string (``"hpc"``,
-               ``"csv:path=data/"``), a list of these, or ``{name: item}``.
-    detectors: a spec string (``"iforest"``, ``"kde:bandwidth=0.5"``) or a list of them
-               (default: every registered detector).
+    datasets:  a pandas DataFrame (numeric value columns, a 0/1 label column), numpy arrays
+               ``(values, labels)``, a :class:`bench.Dataset` or :class:`bench.Series`, a spec
+               string (``"hpc"``, ``"csv:path=data/"``), a list of these, or
+               ``{name: item}``.
+    detectors: a spec string (``"iforest"``, ``"kde:bandwidth=0.5"``), a detector class, an
+               object with ``fit(X)`` and ``score(X)`` (each series fits a copy), or a list of
+               these (default: every registered detector).  The result has ``.to_frame()``,
+               ``.leaderboard()`` and shows as a table in a notebook.
     options:   for DataFrames: ``label``, ``timestamp``, ``columns``, ``by``, ``train_len``,
                ``train_end``, ``val_end`` (see :func:`from_frame`); for the grid:
                ``thresholds``, ``costs``, ``metrics``, ``seeds``, ``protocol``; for the run:
@@ -243,14 +325,19 @@ def run(datasets: Any = None, detectors: Any = None, **options: Any) -> Any:
         raise BenchError("bench.run: in-memory data runs with executor='inline' (worker "
                          "processes cannot see it); write it to CSV and pass 'csv:path=FILE' to "
                          "use another executor")
-    if isinstance(detectors, (str, Spec)):
-        detectors = [detectors]
-    plugin_name = f"bench-notebook-{next(_counter)}"
-    if memory:
-        manager.register(_InMemory(memory), plugin_name)
+    det_specs, objects = _resolve_detectors(detectors, manager)
+    if objects and options.get("executor", "inline") != "inline":
+        raise BenchError("bench.run: detector classes and objects run with executor='inline'; "
+                         "register them in a plugin to use another executor")
+    n = next(_counter)
+    plugins = [(obj, f"bench-notebook-{what}-{n}") for obj, what in
+               ((_InMemory(memory), "data"), (_Detectors(objects), "detectors"))
+               if (memory if what == "data" else objects)]
+    for obj, name in plugins:
+        manager.register(obj, name)
     try:
-        cells = api.plan(specs, list(detectors or ()), manager=manager, **plan_options)
+        cells = api.plan(specs, det_specs, manager=manager, **plan_options)
         return api.run(cells, manager=manager, **options)
     finally:
-        if memory:
-            manager.unregister(plugin_name)
+        for _, name in plugins:
+            manager.unregister(name)

@@ -119,8 +119,9 @@ def test_metric_version_change_is_not_comparable_says_why_and_fails_the_gate(tmp
     problems = cmp.gate()
     assert any("not comparable: metric f1 version 1 -> 2" in p for p in problems)
     assert any("nothing was compared" in p for p in problems)
-    assert cmp.gate(allow_not_comparable=True) == ["nothing was compared: no metric value "
-                                                    "exists on both sides"]
+    assert cmp.gate(allow_not_comparable=True) == [
+        "nothing was compared: no metric value exists on both sides; to put the two side by "
+        "side anyway: bench compare --a DETECTOR --b DETECTOR BASE HEAD"]
 
 
 def test_missing_and_failed_cells(tmp_path):
