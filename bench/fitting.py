@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -11,9 +12,11 @@ import numpy as np
 
 from .cell import Cell, CellError, Protocol
 from .data import Dataset, Series
-from .errors import checkpoint
+from .errors import BenchError, checkpoint
+from .evaluation import failed_scores
 from .memory import PeakMemory
 from .params import jsonable
+from .protocols import is_semi_supervised
 from .windows import Windowed, runs_of
 
 
@@ -68,14 +71,12 @@ class SeriesResult:
     note: str = ""  # how the protocol was applied, when it had to adapt (see _fit_rows)
 
 
-def train_rows(s: Series, protocol: Protocol) -> np.ndarray:
-    """Mask of the rows a detector trains on: every row of the training range (unsupervised,
-    labels unused), or only its normal rows (semi-supervised: the labels pick them)."""
-    mask = np.zeros(len(s), dtype=bool)
-    mask[s.split.ranges(len(s))["train"]] = True
-    if protocol.uses_labels:
-        mask &= s.labels == 0
-    return mask
+def train_rows(s: Series, protocol: Protocol, semi: bool = False) -> np.ndarray:
+    """Mask of the rows a detector trains on, as its protocol says (:mod:`bench.protocols`):
+    every row of the training range (unsupervised, labels unused), only its normal rows
+    (semi-supervised: the labels pick them), every row of the series (tsb-ad; its ``tr_N``
+    prefix for a detector declaring ``supervision = "semi-supervised"``, ``semi=True``)."""
+    return protocol.profile.fit_mask(s, semi)
 
 
 def windows_itself(factory: Any) -> bool:
@@ -157,7 +158,7 @@ def prepare(factory: Any, s: Series, cell: Cell) -> tuple[np.ndarray, np.ndarray
     (standardised with the statistics of the rows it fits, unless the protocol says not to), the
     mask of those rows, their contiguous runs and how the protocol was applied (see
     :func:`_fit_rows`).  A series with no row to fit is a :class:`CellError`."""
-    mask = train_rows(s, cell.protocol)
+    mask = train_rows(s, cell.protocol, is_semi_supervised(factory))
     if not mask.any():
         raise CellError(f"series '{s.name}': no training rows to fit on "
                         f"(train range {s.split.ranges(len(s))['train'].stop} steps, protocol "
@@ -219,16 +220,25 @@ def _fit_all(factory: Any, params: dict[str, Any], ds: Dataset, cell: Cell,
 
     if len(ds) > 1 and can_fleet(factory) and all(
             harness_window(factory, cell.protocol, s) == 1 for s in ds):
-        return fit_fleet_all(factory, params, ds, cell, who)
+        scores, explain, info = fit_fleet_all(factory, params, ds, cell, who)
+        return scores, explain, _window_notes(info, params, cell)
     scores, explain = {}, {}
     fit_s = score_s = 0.0
     devices = set()
     compiles, compile_s = 0, 0.0
     windows, notes = set(), []
+    failed: list[tuple[str, CellError]] = []
     with PeakMemory() as mem:
         for s in ds:
             checkpoint()  # between series: a safe point for a stop request (bench.session)
-            res, _ = fit_and_score(factory, params, s, cell, who)
+            try:
+                res, _ = fit_and_score(factory, params, s, cell, who)
+            except CellError as exc:
+                if not cannot_handle(exc) or len(failed) + 1 == len(ds):
+                    raise
+                failed.append((s.name, exc))
+                scores[s.name] = failed_scores(len(s))  # evaluation records it as failed
+                continue
             scores[s.name] = res.scores
             fit_s += res.fit_s
             score_s += res.score_s
@@ -249,4 +259,41 @@ def _fit_all(factory: Any, params: dict[str, Any], ds: Dataset, cell: Cell,
     info["harness_window"] = max(windows, default=1)  # rows per harness window; 1 = none
     if notes:
         info["protocol_notes"] = notes
+    info = _window_notes(info, params, cell)
+    if failed:
+        info["failed_series"] = len(failed)
+        info["failed_notes"] = [f"{name}: {exc}" for name, exc in failed[:20]]
     return scores, explain, info
+
+
+def _window_notes(info: dict[str, Any], params: dict[str, Any], cell: Cell) -> dict[str, Any]:
+    """Add to ``info["protocol_notes"]`` whether the scores look ahead: a detector run with
+    ``align="centred"`` scores each row with windows that cover rows after it; under a protocol
+    that reproduces published columns (tsb-ad), harness windows are causal (each ends at the row
+    it scores), which is not how TSB-AD's ``Sub-*`` columns window, so only ``--window 1``
+    (point-wise) compares with its point-wise columns."""
+    notes = list(info.get("protocol_notes", []))
+    if str(params.get("align", "")).startswith("centred"):
+        notes.append("scores look ahead: align=centred windows cover rows after the scored row")
+    if cell.protocol.profile.fit_note and int(info.get("harness_window", 1) or 1) > 1:
+        notes.append(f"harness windows of {info['harness_window']} rows are causal (each ends "
+                     f"at the row it scores); TSB-AD's point-wise columns compare at --window 1")
+    if notes:
+        info["protocol_notes"] = notes
+    return info
+
+
+#: what a detector says when a series is too short (or otherwise the wrong shape) for it
+_CANNOT_HANDLE = re.compile(r"too (few|short)|shorter than|fewer than|not enough|at least \d+|"
+                            r"smaller (--)?window|expected \d+ (rows|samples)|n_samples|"
+                            r"n_neighbors", re.IGNORECASE)
+
+
+def cannot_handle(exc: CellError) -> bool:
+    """Whether a detector's fit or score failed because this series does not suit it (too short
+    for its window or its neighbours, the wrong shape): a ``BenchError``, ``ValueError`` or
+    ``IndexError`` raised by the plugin whose message says so.  Such a series fails alone (the
+    cell records it, counts it and goes on); any other error fails the cell."""
+    cause = exc.__cause__
+    return (isinstance(cause, (BenchError, ValueError, IndexError))
+            and bool(_CANNOT_HANDLE.search(str(cause))))

@@ -1,9 +1,10 @@
 """TSB-AD's univariate files (``tsb-ad``): a downloaded TSB-AD-U folder, or TSB-AD-U-Eva's NAB files
 rebuilt from NAB.
 
-TSB-AD (Liu & Paparrizos, NeurIPS 2024) ships each series as ``NNN_SOURCE_id_K_DOMAIN_tr_N_1st_M.csv``
-with columns ``Data,Label``: ``tr_N`` = the first N rows are its training prefix, ``1st_M`` = its
-first anomaly is at row M.  Its evaluation is the ``tsb-ad`` protocol (:mod:`bench.protocols`).
+TSB-AD (Liu & Paparrizos, NeurIPS 2024) ships each series as
+``NNN_SOURCE_id_K_DOMAIN_tr_N_1st_M.csv`` with columns ``Data,Label``: ``tr_N`` = the first N rows
+are its training prefix, ``1st_M`` = its first anomaly is at row M.  Its evaluation is the
+``tsb-ad`` protocol (:mod:`bench.protocols`).
 """
 
 from __future__ import annotations

@@ -128,7 +128,7 @@ def test_a_detector_taking_segments_gets_every_run_and_their_bounds(manager):
     assert len(rows) == 140 and segments == [(0, 40), (40, 95), (95, 140)]
     assert [rows[a:b, 0][[0, -1]].tolist() for a, b in segments] == [[0, 39], [45, 99],
                                                                       [105, 149]]
-    assert "protocol_notes" not in cell
+    assert not cell.get("protocol_notes")
 
 
 def test_window_scores_are_causal_and_aligned_to_the_last_row():
@@ -169,3 +169,31 @@ def test_builtin_row_detectors_window_univariate_series_only():
     assert harness_window(RowSpy, Protocol(), uni) == 1  # third party: only when asked
     assert harness_window(RowSpy, Protocol(window=8), multi) == 8
     assert harness_window(WindowSpy, Protocol(window=8), uni) == 1  # windows itself
+
+
+def test_bench_list_protocols_and_run_protocol_take_every_registered_name(capsys):
+    from cli_helpers import run_cli
+
+    from bench import protocols
+
+    code, out, _ = run_cli(capsys, "list", "protocols")
+    assert code == 0
+    listed = [line.split()[0] for line in out.splitlines()[1:-1]]
+    assert listed == list(protocols.names()) and "tsb-ad" in listed
+    code, out, _ = run_cli(capsys, "list", "protocols", "tsb-ad")
+    assert code == 0 and "find_length_rank" in out and "ORACLE" in out
+    code, _, err = run_cli(capsys, "run", "-d", "nab", "-m", "iforest", "--protocol", "tsbad")
+    assert code == 1 and "protocol 'tsbad' unknown; use one of unsupervised" in err
+
+
+def test_a_profile_without_validation_range_labels_label_chosen_thresholds_oracle():
+    from bench import protocols
+    from bench.evaluation import threshold_label
+    from bench.thresholds import BestF1, Percentile
+
+    tsb = protocols.get("tsb-ad")
+    assert threshold_label(BestF1(), tsb)["oracle"] is True
+    assert threshold_label(BestF1(), "unsupervised") == {"chosen_with": BestF1.uses,
+                                                         "oracle": False}
+    # a strategy that reads no label is not an oracle under any protocol
+    assert threshold_label(Percentile(), tsb)["oracle"] is False
