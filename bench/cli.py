@@ -66,10 +66,12 @@ def _log(msg: str) -> None:
               help="Metric (repeatable), e.g. vus_roc:window=50.  Default: the default metric "
                    "set.")
 @click.option("--seed", "seeds", multiple=True, type=int, help="Seed (repeatable; default 0).")
-@click.option("--protocol", type=click.Choice(["unsupervised", "semi-supervised"]), default=None,
-              help="unsupervised: fit on every training row, labels unused; semi-supervised: fit "
-                   "on the normal training rows (labels used).  Default: each dataset's declared "
-                   "protocol (bench list datasets), else unsupervised.")
+@click.option("--protocol", default=None, metavar="NAME", callback=lambda c, p, v: _protocol(v),
+              help="A registered protocol (bench list protocols): unsupervised: fit on every "
+                   "training row, labels unused; semi-supervised: fit on the normal training rows "
+                   "(labels used); tsb-ad: TSB-AD's procedure (fit and evaluate the whole series, "
+                   "VUS window = each series' period); nab: NAB's.  Default: each dataset's "
+                   "declared protocol (bench list datasets), else unsupervised.")
 @click.option("--train-on", type=click.Choice(["normal", "all"]), default=None,
               help="Alias: normal = --protocol semi-supervised, all = unsupervised.")
 @click.option("--window", type=int, default=None, metavar="ROWS",
@@ -187,7 +189,20 @@ def plugins(ctx, as_json):
 
 
 _LIST_KINDS = {"datasets": "dataset", "detectors": "detector", "metrics": "metric",
-               "costs": "cost", "thresholds": "threshold", "executors": "executor"}
+               "costs": "cost", "thresholds": "threshold", "executors": "executor",
+               "protocols": "protocol"}
+
+
+def _protocol(name: str | None) -> str | None:
+    """``--protocol NAME`` checked against the registered protocols (bench.protocols)."""
+    if name is not None:
+        from . import protocols
+
+        try:
+            protocols.get(name)
+        except BenchError as exc:
+            raise click.BadParameter(str(exc), param_hint="--protocol") from None
+    return name
 
 
 @cli.command(name="list")
@@ -196,10 +211,13 @@ _LIST_KINDS = {"datasets": "dataset", "detectors": "detector", "metrics": "metri
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of text.")
 @click.pass_context
 def list_(ctx, what, name, as_json):
-    """List registered datasets, detectors, metrics, costs, thresholds or executors, one line
-    each; with NAME, that one's description and parameters."""
+    """List registered datasets, detectors, metrics, costs, thresholds, executors or protocols,
+    one line each; with NAME, that one's description and parameters."""
     from . import listing
 
+    if what == "protocols":  # not plugins: bench.protocols' registry
+        click.echo(listing.protocols(name, as_json))
+        return
     manager = _manager(ctx)
     kind = _LIST_KINDS[what]
     entries = list(manager.registry(kind))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import json
 import re
 import textwrap
 import typing
@@ -22,7 +23,7 @@ from .params import parameters
 WIDTH = 100
 #: how each kind is chosen on the command line
 OPTION = {"dataset": "-d", "detector": "-m", "metric": "--metric", "cost": "--cost",
-          "threshold": "--threshold", "executor": "--executor"}
+          "threshold": "--threshold", "executor": "--executor", "suite": "--suite"}
 #: parameters the harness passes itself, never set by a user
 _INTERNAL = {"manager"}
 _ROLE = re.compile(r":(?:[a-z]+:)?[a-z]+:`(~?)([^`<]*?)(?:\s*<[^>]*>)?`")
@@ -132,6 +133,31 @@ def lines(entries: list[Any], kind: str, width: int = WIDTH) -> list[str]:
     return out
 
 
+def protocols(name: str | None = None, as_json: bool = False) -> str:
+    """``bench list protocols [NAME] [--json]``: every registered protocol (bench.protocols) with
+    its description, how it chooses thresholds and what its fit sees; NAME: that one alone."""
+    from . import protocols as reg
+
+    shown = [reg.get(name)] if name else reg.all_profiles()
+    rows = [{"name": p.name, "description": p.description, "thresholds": p.threshold_note,
+             "fit": p.fit_note or "the training range only",
+             "dataset_metrics": p.dataset_metrics_note} for p in shown]
+    if as_json:
+        return json.dumps(rows[0] if name else rows, indent=2)
+    if name:
+        r = rows[0]
+        return "\n".join([f"protocol {r['name']}", "", *textwrap.wrap(r["description"], WIDTH), "",
+                          *textwrap.wrap(f"thresholds: {r['thresholds']}", WIDTH),
+                          *textwrap.wrap(f"fit: {r['fit']}", WIDTH)]
+                         + ([*textwrap.wrap(f"corpus values: {r['dataset_metrics']}", WIDTH)]
+                            if r["dataset_metrics"] else []))
+    name_w = max(len("protocol"), *(len(r["name"]) for r in rows))
+    out = [f"{'protocol':<{name_w}}  description"]
+    out += [_elide(f"{r['name']:<{name_w}}  {r['description']}", WIDTH) for r in rows]
+    out.append("bench list protocols NAME: one protocol's description")
+    return "\n".join(out)
+
+
 def find(entries: list[Any], kind: str, name: str) -> Any:
     """The entry called ``name``, or a one-line :class:`BenchError` suggesting close names."""
     for e in entries:
@@ -209,6 +235,14 @@ def _facts(entry: Any) -> list[tuple[str, str]]:
     if entry.kind in ("metric", "cost", "threshold") and isinstance(declared, int):
         facts.append(("version", f"{declared} (declared meaning; results of other versions are "
                                  f"not compared)"))
+    if entry.kind == "suite":  # what the suite runs (bench.suites.describe)
+        from . import suites
+
+        try:
+            facts += [tuple(part.strip() for part in line.split(":", 1))
+                      for line in suites.describe(fn())]
+        except Exception as exc:  # noqa: BLE001 - a plugin's factory that needs parameters
+            facts.append(("grid", f"not shown ({type(exc).__name__}: {exc})"))
     if entry.version:
         facts.append(("plugin", f"{entry.plugin} {entry.version}"))
     return facts
