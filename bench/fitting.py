@@ -218,15 +218,23 @@ def _fit_all(factory: Any, params: dict[str, Any], ds: Dataset, cell: Cell,
     who = f"detector '{cell.detector.name}'" + (f" (plugin '{plugin}')" if plugin else "")
     from .fleet import can_fleet, fit_fleet_all
 
+    fleet_note = ""
     if len(ds) > 1 and can_fleet(factory) and all(
             harness_window(factory, cell.protocol, s) == 1 for s in ds):
-        scores, explain, info = fit_fleet_all(factory, params, ds, cell, who)
-        return scores, explain, _window_notes(info, params, cell)
+        try:
+            scores, explain, info = fit_fleet_all(factory, params, ds, cell, who)
+            return scores, explain, _window_notes(info, params, cell)
+        except CellError as exc:
+            if not cannot_handle(exc):
+                raise
+            # one series the fleet cannot handle must not fail the others: one at a time
+            fleet_note = (f"the fleet failed on a series it cannot handle ({exc}); fitted "
+                          f"series by series so that such a series fails alone")
     scores, explain = {}, {}
     fit_s = score_s = 0.0
     devices = set()
     compiles, compile_s = 0, 0.0
-    windows, notes = set(), []
+    windows, notes = set(), [fleet_note] if fleet_note else []
     failed: list[tuple[str, CellError]] = []
     with PeakMemory() as mem:
         for s in ds:

@@ -263,3 +263,33 @@ def test_tsb_ad_says_when_harness_windows_are_not_tsb_ads_point_wise_columns(man
     assert any("causal" in n and "--window 1" in n for n in cell["protocol_notes"])
     cell = run(manager, "periodic", "rowspy", Protocol("tsb-ad", window=1))
     assert not cell.get("protocol_notes")
+
+
+class FleetShortFails(ShortFails):
+    """A fleet detector whose fleet fit fails as a whole when one series is too short."""
+
+    __bench_tags__ = {"fleet": True}
+
+    def fit_fleet(self, Xs, *, X_vals=None, seeds=None):
+        self.members_ = [ShortFails().fit(X) for X in Xs]
+        return self
+
+    def score_fleet(self, Xs):
+        return [m.score(X) for m, X in zip(self.members_, Xs)]
+
+
+def test_a_series_too_short_for_a_fleet_fails_alone(manager):
+    class FleetPlugin:
+        @bench.hookimpl
+        def bench_register_detectors(self, register):
+            register("fleetshort", FleetShortFails)
+
+    manager.register(FleetPlugin(), "fleet-short")
+    cell = run(manager, "periodic", "fleetshort", Protocol(window=1))
+    assert cell["status"] == "ok" and cell["fleet"] == 2  # the fleet path when it can
+    cell = run(manager, "periodic_short", "fleetshort", Protocol(window=1))
+    assert cell["status"] == "ok", cell.get("error")
+    ev = cell["evaluations"][0]
+    assert ev["failed_series"] == 1 and [p["series"] for p in ev["per_series"]
+                                         if p.get("failed")] == ["p2"]
+    assert any("fitted series by series" in n for n in cell["protocol_notes"])
