@@ -43,8 +43,16 @@ def _default_run_params(kind: str) -> dict[str, dict]:
     return out
 
 
-SUBJECTS = bt.registered(MANAGER, plugins=BUILTIN,
-                         params={**_default_run_params("dataset"), **PARAMS}, options=OPTIONS)
+#: built-ins the generated-data checks cannot apply to, and why (tested in their own files)
+NOT_CHECKABLE = {
+    "scores": "replays stored per-row scores of named series (-m scores:path=DIR): nothing to "
+              "fit and no stored scores for the checks' generated data (see "
+              "tests/test_scores_detector.py)",
+}
+SUBJECTS = [s for s in bt.registered(MANAGER, plugins=BUILTIN,
+                                     params={**_default_run_params("dataset"), **PARAMS},
+                                     options=OPTIONS)
+            if s.name not in NOT_CHECKABLE]
 #: plugins whose checks take seconds each (JAX compiles per fit): marked slow
 SLOW_PLUGINS = {"autoencoders"}
 FAST = [s for s in SUBJECTS if s.plugin not in SLOW_PLUGINS]
@@ -63,7 +71,7 @@ def test_every_builtin_is_covered():
     for kind in ("detector", "dataset"):
         for e in MANAGER.registry(kind):
             if e.plugin in BUILTIN:
-                assert e.name in names
+                assert e.name in names or e.name in NOT_CHECKABLE
 
 
 @bt.parametrize_with_checks(FAST, expected_failures=EXPECTED_FAILURES)
