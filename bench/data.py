@@ -185,7 +185,11 @@ class Evaluation:
     def __post_init__(self) -> None:
         from . import protocols
 
-        if self.protocol not in protocols.names():
+        try:  # a registered name (bench.protocols); only an unknown one loads the lazy ones
+            known = bool(self.protocol) and protocols.get(self.protocol).name == self.protocol
+        except BenchError:
+            known = False
+        if not known:
             raise BenchError(f"Evaluation protocol {self.protocol!r}: use one of "
                              f"{', '.join(protocols.names())}")
         if not self.headline:
