@@ -217,6 +217,9 @@ def keys(r: Resolved, res: CellResult) -> None:
         "evaluation": evaluation,
         "metric_code": store.evaluation_key(evaluation),
     }
+    fingerprint = getattr(r.detector.factory, "input_fingerprint", None)
+    if callable(fingerprint):  # a detector replaying files (scores): their state keys its scores
+        res.key_parts["detector_input"] = fingerprint(**r.params)
     res.fit_key = cell_key({k: v for k, v in res.key_parts.items()
                             if k not in ("metric_code", "evaluation")})
     res.key = cell_key(res.key_parts)

@@ -100,6 +100,24 @@ class ScoresReplay:
                                    f"score files or a JSON of scores")
         self.path, self.detector, self.root = path, detector, root
 
+    @staticmethod
+    def input_fingerprint(*, path: str = "", detector: str = "") -> str:
+        """Digest (16 hex digits) of the names, sizes and modification times of the score files
+        under ``path``: part of the key bench stores a cell's scores under, so replaced files are
+        read again rather than served from ``--out``'s score store."""
+        import hashlib
+
+        root = Path(path).expanduser() / detector if path else Path()
+        files = [root] if root.is_file() else sorted(
+            f for f in root.rglob("*") if f.is_file() and f.name.endswith(
+                (".csv", ".json", ".json.gz"))) if root.is_dir() else []
+        h = hashlib.sha256()
+        for f in files:
+            st = f.stat()
+            h.update(f"{f.relative_to(root) if f != root else f.name}\0{st.st_size}\0"
+                     f"{st.st_mtime_ns}\n".encode())
+        return h.hexdigest()[:16]
+
     def _json(self) -> Path | None:
         if self.root.is_file():
             return self.root

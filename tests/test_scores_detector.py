@@ -104,6 +104,7 @@ def test_harness_passes_the_series_name_and_returns_the_file(tmp_path):
 
 @pytest.mark.skipif(not (SHARED / "results" / "numenta_anomaly_scores.json.gz").is_file(),
                     reason="../shared/data/nab/results (NAB's numenta scores) not present")
+@pytest.mark.slow
 def test_numenta_scores_fit_every_nab_file():
     """path = NAB's results folder: its numenta JSON is found and matches each of the 58 files'
     row counts (final_results.json beside it is not taken for scores)."""
@@ -113,3 +114,33 @@ def test_numenta_scores_fit_every_nab_file():
     for s in ds:
         rows += det.fit(s.values, series=s.name).score(s.values).size
     assert len(ds) == 58 and rows == 365_558
+
+
+@pytest.mark.slow
+def test_replaced_files_are_not_served_from_the_score_store(capsys, tmp_path):
+    """The store keys a cell's scores by its fit key; for the replay that key covers its files,
+    so a second run after the files changed reads them again."""
+    from cli_helpers import run_cli
+
+    from bench import records
+
+    s = nab(sample=True, series="realTraffic/speed_7578").series[0]
+    d = tmp_path / "scores" / "realTraffic"
+    d.mkdir(parents=True)
+
+    def write(x):
+        (d / "speed_7578.csv").write_text("score\n" + "\n".join(f"{v:.17g}" for v in x) + "\n")
+
+    def run():
+        code, _, err = run_cli(capsys, "run", "-d", "nab:sample=true,series=realTraffic/speed_7578",
+                               "-m", f"scores:path={tmp_path / 'scores'}", "--out",
+                               str(tmp_path / "out"), "-q")
+        assert code == 0, err
+        return max((tmp_path / "out").glob("*.json"), key=lambda p: p.stat().st_mtime)
+
+    write(np.zeros(len(s)))
+    first = records.load(run()).cells[0]
+    write(s.labels.astype(float))  # now a perfect detector
+    second = records.load(run()).cells[0]
+    assert first.fit_key != second.fit_key and not second.reused
+    assert second.evaluations[0]["metrics"]["vus_pr"] > first.evaluations[0]["metrics"]["vus_pr"]
