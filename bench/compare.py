@@ -225,7 +225,8 @@ def _judge(bv: list[float], hv: list[float], hib: bool, atol: float, rtol: float
     if bnan or hnan:  # no value in the base is not an improvement: nothing to compare against
         return "unchanged" if bnan and hnan else ("worse" if hnan else "not comparable")
     mb, mh = float(np.nanmean(b)), float(np.nanmean(h))
-    spread = max(float(np.ptp(b[~np.isnan(b)])), float(np.ptp(h[~np.isnan(h)])))
+    fb, fh = b[np.isfinite(b)], h[np.isfinite(h)]  # an impossible inf is reported apart
+    spread = max(float(np.ptp(fb)) if fb.size else 0.0, float(np.ptp(fh)) if fh.size else 0.0)
     if abs(mh - mb) <= atol + rtol * abs(mb) + spread:
         return "unchanged"
     return "improved" if (mh > mb) == hib else "worse"

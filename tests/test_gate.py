@@ -401,3 +401,106 @@ def test_store_copy_keeps_verified_scores_and_drops_explanations(tmp_path):
     src.write_bytes(src.read_bytes()[:200])
     with pytest.raises(ValueError):
         store.copy(src, tmp_path / "dst2")
+
+
+# ----------------------------------------------------------------------------- impossible values
+
+
+def test_a_head_with_roc_auc_inf_or_f1_1e308_fails_the_gate_naming_it(base_run, tmp_path,
+                                                                      capsys):
+    base, out = base_run
+    head = copy.deepcopy(base)
+    head.cells[0].evaluations[0].metrics["roc_auc"] = float("inf")
+    head.cells[1].evaluations[0].metrics["f1"] = 1e308
+    problems = compare(base, head).gate(allow_not_comparable=True)
+    c0, c1 = head.cells[0].identity, head.cells[1].identity
+    assert any(p.startswith(f"{c0} @ ") and "roc_auc in the head record is impossible: inf is "
+               "not a finite number" in p for p in problems), problems
+    assert any(p.startswith(f"{c1} @ ") and "f1 in the head record is impossible: 1e+308 is "
+               "outside its declared range [0, 1]" in p for p in problems), problems
+    records.save(head, tmp_path / "head.json")  # written as Infinity, read back as inf
+    code, _, err = run_cli(capsys, "compare", str(records.find(out)[-1]),
+                           str(tmp_path / "head.json"))
+    assert code == 1 and "roc_auc in the head record is impossible" in err
+
+
+def test_a_duplicated_cell_fails_the_gate_naming_it(base_run):
+    base, _ = base_run
+    head = copy.deepcopy(base)
+    twin = copy.deepcopy(head.cells[0])
+    twin.index = 99
+    head.cells.append(twin)
+    problems = compare(base, head).gate()
+    assert any(f"{twin.identity} seed 0: recorded 2 times in the head record" in p
+               for p in problems), problems
+
+
+def test_only_the_headline_gates_by_default(base_run):
+    base, _ = base_run
+    head = copy.deepcopy(base)
+    for c in head.cells:
+        c.evaluations[0].metrics["f1"] *= 0.5  # worse F1, headline unchanged
+    cmp = compare(base, head)
+    worse = {c.metric for c in cmp.changes if c.status == "worse"}
+    assert "f1" in worse and all(not c.gated for c in cmp.ungated_worse())
+    assert cmp.gate() == []
+    assert any("f1 worse" in p for p in cmp.gate(strict=True))
+    for c in head.cells:
+        c.evaluations[0].metrics[c.headline] *= 0.5
+    assert any(f"{head.cells[0].headline} worse" in p for p in compare(base, head).gate())
+
+
+# ----------------------------------------------------------------------------- done when
+
+
+@pytest.mark.slow
+def test_evaluation_bump_of_a_mixed_base_is_reevaluated_from_each_cells_plan(tmp_path, capsys):
+    """A base from -d hpc -d synthetic -m iforest -m kde (hpc: min_cost, others best_f1;
+    headlines differ) with only its evaluation version edited: compare re-evaluates every cell
+    from its own plan, 0 not comparable, exit 0."""
+    code, _, err = run_cli(capsys, "run", "-d", "hpc", "-d", "synthetic", "-m", "iforest",
+                           "-m", "kde", "--out", str(tmp_path / "base"), "-q")
+    assert code == 0, err
+    (path,) = records.find(tmp_path / "base")
+    raw = json.loads(path.read_text())
+    assert {c["plan"]["thresholds"][0] for c in raw["cells"]} == {"min_cost", "best_f1"}
+    head = tmp_path / "head"
+    head.mkdir()
+    (head / path.name).write_text(path.read_text())
+    for c in raw["cells"]:  # as if recorded by a bench whose evaluation step was older
+        c["key_parts"]["evaluation"]["evaluation"] -= 1
+    path.write_text(json.dumps(raw))
+    code, out, err = run_cli(capsys, "compare", str(tmp_path / "base"), str(head))
+    assert code == 0, err
+    assert "0 not comparable" in out and "gate passed" in err
+
+
+@pytest.mark.slow
+def test_committed_baseline_passes_after_an_evaluation_bump(tmp_path, monkeypatch):
+    """The committed (schema 3) baseline, re-evaluated from its stored scores under each cell's
+    own plan when the evaluation step's version is bumped, compares with 0 not comparable and a
+    passing gate (on a copy; results/baseline is not touched)."""
+    import shutil
+
+    from bench import runner
+
+    if not (BASELINE / "scores").is_dir():
+        pytest.skip("no committed baseline scores")
+    shutil.copytree(BASELINE, tmp_path / "baseline")
+    scores = tmp_path / "baseline" / "scores"
+    base = records.load(tmp_path / "baseline" / "baseline.json")
+    monkeypatch.setattr(runner, "EVALUATION_VERSION",
+                        base.cells[0].key_parts["evaluation"]["evaluation"] + 1)
+    head = copy.deepcopy(base)
+    for i, c in enumerate(base.cells):  # the head a bumped bench gives on the same scores
+        new = runner.run_cell(api.cell_from_plan(c, str(scores / f"{c.fit_key}.npz")))
+        assert new.ok, (c.identity, new.error)
+        new.key_parts.update(detector_code=c.key_parts.get("detector_code"),
+                             harness_fit=c.key_parts.get("harness_fit"))
+        head.cells[i] = new
+    assert compare(base, head).count("not comparable") == len(base.cells)
+    cmp = compare(api.reevaluate_base(base, head, scores), head)
+    assert cmp.count("not comparable") == 0 and cmp.gate() == [] and cmp.compared > 400
+
+
+BASELINE = Path(__file__).resolve().parents[1] / "results" / "baseline"

@@ -107,3 +107,74 @@ def test_errors_a_notebook_user_meets(manager):
     with pytest.raises(bench.BenchError, match="unknown detector 'nope'"):
         bench.run(df, "nope", manager=manager)
     assert "frame" not in manager.registry("dataset")
+
+
+# ----------------------------------------------------------------------------- detectors, arrays
+
+
+class MyDetector:
+    """Distance from the training mean (a user's own class, not registered anywhere)."""
+
+    def __init__(self, *, scale: float = 1.0):
+        self.scale = scale
+
+    def fit(self, X, *, seed=0):
+        self.mu_ = X.mean(0)
+        return self
+
+    def score(self, X):
+        return self.scale * np.abs(X - self.mu_).sum(1)
+
+
+class PlainFitScore:
+    """No keyword parameters, no seed: only fit(X) and score(X)."""
+
+    def fit(self, X):
+        self.median_ = np.median(X, 0)
+        return self
+
+    def score(self, X):
+        return np.abs(X - self.median_).sum(1)
+
+
+def _planted(n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    y = np.zeros(n, dtype=int)
+    y[[340, 341, 342, 480, 481, 540]] = 1
+    x[y == 1] += 6.0
+    return x, y
+
+
+def test_detector_class_object_and_arrays_give_a_frame(manager):
+    x, y = _planted()
+    df = pd.DataFrame({"value": x, "label": y})
+    record = bench.run(df, [MyDetector, PlainFitScore(), "random"], manager=manager)
+    assert [(c.detector, c.status) for c in record.cells] == [
+        ("MyDetector", "ok"), ("PlainFitScore", "ok"), ("random", "ok")]
+    frame = record.to_frame()
+    assert set(frame["metric"]) >= {"vus_pr", "f1", "cost:event", "pooled_f1"}
+    mine = frame[(frame.detector == "MyDetector") & (frame.metric == "vus_pr")]
+    assert len(mine) == 1 and bool(mine.headline.iloc[0]) and mine.label.iloc[0] == "VUS-PR"
+    cell = record.cells[0]
+    assert mine.value.iloc[0] == pytest.approx(cell.evaluations[0].metrics["vus_pr"])
+    board = record.leaderboard()
+    assert list(board.detector)[-1] == "random" and bool(board.chance.iloc[-1])
+    assert board.value.iloc[0] >= board.value.iloc[-1]
+    assert "<table" in record._repr_html_() and "3 of 3 cells" in record._repr_html_()
+    # numpy arrays, and a configured instance (each series fits a copy of it)
+    rec2 = bench.run((x, y), MyDetector(scale=2.0), manager=manager)
+    (c2,) = rec2.cells
+    assert c2.ok and c2.dataset == "arrays" and c2.n_series == 1
+    assert c2.evaluations[0].metrics["vus_pr"] == pytest.approx(
+        cell.evaluations[0].metrics["vus_pr"])  # scaling the scores changes no ranking
+    assert "MyDetector" not in manager.registry("detector")  # registered for the call only
+
+
+def test_not_a_detector_is_one_clear_error(manager):
+    x, y = _planted()
+    with pytest.raises(bench.BenchError, match=r"is not a detector: pass a spec string"):
+        bench.run((x, y), [object()], manager=manager)
+    with pytest.raises(bench.BenchError, match=r"values of shape \(600,\) and labels of shape "
+                                               r"\(5,\)"):
+        bench.run((x, y[:5]), "random", manager=manager)

@@ -194,3 +194,128 @@ def test_records_are_ordinary_readable_files(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert p.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+# ----------------------------------------------------------------------------- schema 4
+
+
+BASELINE = __import__("pathlib").Path(__file__).resolve().parents[1] / "results" / "baseline"
+
+
+def test_committed_schema_3_baseline_loads_with_each_cells_own_plan():
+    rec = records.load(BASELINE / "baseline.json")
+    assert rec.schema == records.SCHEMA_VERSION == 4
+    plans = {c.dataset: c.plan for c in rec.cells}
+    # the run-level grid said one threshold; each cell knows the one it used
+    assert rec.grid["thresholds"] == ["best_f1"]
+    assert plans["hpc"].thresholds == ["min_cost"] and plans["synthetic"].thresholds == [
+        "best_f1"]
+    assert "vus_pr" in plans["synthetic"].metrics and "vus_pr" not in rec.grid["metrics"]
+    assert plans["hpc"].costs == ["event:c_alarm=1,c_missed=5,tolerance=12"]
+    assert {c.headline for c in rec.cells} >= {"vus_pr", "pr_auc"}
+    assert all(c.plan.protocol == c.protocol for c in rec.cells)
+    # the metadata schema 3 did not store is taken once from the installed plugins
+    assert rec.extra["meta_source"].startswith("installed plugins")
+    assert rec.meta["metric"]["roc_auc"]["range"] == [0.0, 1.0]
+    assert rec.meta["cost"]["event"]["higher_is_better"] is False
+    assert rec.meta["detector"]["random"]["chance"] is True
+    # old keys still read: leaderboards and scripts written against schema 3
+    cell = rec.cells[0]
+    assert cell["declared"] == cell.plan.evaluation and cell.get("headline") == cell.headline
+    assert cell.evaluations[0]["metrics"] is cell.evaluations[0].metrics
+
+
+def test_schema_4_roundtrip_keeps_plan_meta_and_typed_evaluations(tmp_path):
+    rec = api.run(api.plan(["synthetic:n_series=2,length=600", "hpc"], ["random"]),
+                  out=tmp_path)
+    back = records.load(tmp_path)
+    assert back.to_json() == json.loads(json.dumps(records._nan_to_null(rec.to_json())))
+    hpc = next(c for c in back.cells if c.dataset == "hpc")
+    assert hpc.plan.thresholds == ["min_cost"] and hpc.plan.evaluation["threshold"] == "min_cost"
+    assert isinstance(hpc.evaluations[0], records.EvaluationResult)
+    assert isinstance(hpc.evaluations[0].per_series[0], records.SeriesEvaluation)
+    assert set(back.meta["metric"]) >= set(hpc.plan.metrics)
+    assert back.meta["threshold"]["min_cost"]["uses"] == "validation labels"
+    raw = json.loads(records.find(tmp_path)[-1].read_text())
+    assert raw["schema"] == 4 and "plan" in raw["cells"][0] and "used" not in raw["cells"][0]
+    assert not any(k in raw["cells"][0] for k in ("declared", "headline", "dataset_title"))
+
+
+def test_a_record_describes_its_metrics_when_their_plugin_is_gone(tmp_path):
+    """Compare reads a metric's direction from the record: a lower-is-better plugin metric is
+    judged correctly by a process that does not have the plugin."""
+    from bench.compare import compare
+    from bench.metrics import metric
+    from bench.recordmeta import higher_is_better, meta_of
+
+    class Plugin:
+        @bench.hookimpl
+        def bench_register_metrics(self, register):
+            @metric(higher_is_better=False, input="pred", label="alarms",
+                    range=(0.0, float("inf")))
+            def alarm_rate(labels, pred):
+                return float(np.mean(pred))
+
+            register("alarm_rate", alarm_rate)
+
+    m = Manager()
+    m.register(Plugin(), "alarm-plugin")
+    base = api.run(api.plan(["synthetic:n_series=2,length=600"], ["random"],
+                            metrics=["alarm_rate", "f1"], manager=m), out=tmp_path, manager=m)
+    rec = records.load(tmp_path)  # read back: no registry involved
+    assert higher_is_better(rec, "alarm_rate") is False
+    assert meta_of(rec, "metric", "alarm_rate")["label"] == "alarms"
+    head = records.load(tmp_path)
+    for ev in head.cells[0].evaluations:
+        ev.metrics["alarm_rate"] -= 0.2  # fewer alarms: better for this metric
+    assert "alarm_rate" not in Manager().registry("metric")
+    ch = {c.metric: c.status for c in compare(base, head).changes}
+    assert ch["alarm_rate"] == "improved"
+
+
+def test_dataset_declaring_its_evaluation_one_way_fails_conformance():
+    import bench.testing as bt
+    from bench.data import Evaluation
+
+    def data(*, n: int = 200):
+        return bt.tiny_dataset(n=n, name="two-ways")
+
+    declared = Evaluation(headline="pr_auc", threshold="percentile")
+    subject = bt.Subject("dataset", "two-ways", data, plugin="p",
+                         meta={"evaluation": declared})
+    with pytest.raises(bt.ConformanceError) as exc:
+        bt.check_evaluation_declared_once(subject)
+    text = str(exc.value)
+    assert "headline: Dataset 'vus_pr' vs registration 'pr_auc'" in text
+    assert "threshold: Dataset 'best_f1' vs registration 'percentile'" in text
+    bt.check_evaluation_declared_once(bt.Subject("dataset", "two-ways", data, meta={}))
+    # the built-in datasets declare it once (both places, the same object)
+    for s in bt.registered(kinds=("dataset",)):
+        if s.name in ("hpc", "synthetic"):
+            bt.check_evaluation_declared_once(s)
+
+
+def test_the_run_plans_from_the_dataset_not_the_registration(tmp_path):
+    """A third-party dataset that sets its Evaluation only on the Dataset (as hookspecs shows)
+    gets its headline and threshold: cells resolve them from the loaded Dataset."""
+    import bench.testing as bt
+    from bench.data import Dataset, Evaluation
+
+    def only_on_dataset(*, n: int = 400):
+        ds = bt.tiny_dataset(n=n, name="mine")
+        return Dataset("mine", ds.series, "tiny", "CC0", "time-series", "tests",
+                       evaluation=Evaluation(headline="pr_auc", threshold="percentile"))
+
+    class Plugin:
+        @bench.hookimpl
+        def bench_register_datasets(self, register):
+            register("mine", only_on_dataset)
+
+    m = Manager()
+    m.register(Plugin(), "mine-plugin")
+    rec = api.run(api.plan(["mine"], ["random"], manager=m), out=None, manager=m)
+    (cell,) = rec.cells
+    assert cell.ok, cell.error
+    assert cell.headline == "pr_auc" and cell.plan.thresholds == ["percentile"]
+    assert [ev.threshold for ev in cell.evaluations] == ["percentile"]
+    assert "pr_auc" in cell.evaluations[0].metrics

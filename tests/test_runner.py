@@ -220,3 +220,61 @@ def test_compute_cost_prices_the_cell_and_is_not_a_per_range_cost(manager):
     # at $3600/hour a second costs $1: dollars per million points = score_s / 800 * 1e6
     assert comp["usd_per_million_points"] == pytest.approx(c["score_s"] / 800 * 1e6)
     assert "$/M points (compute)" in render(rec, "github", manager, wide=True)
+
+
+# ----------------------------------------------------------------------------- one typed path
+
+
+def test_run_cell_is_short_and_phased():
+    import inspect
+
+    from bench import runner
+
+    lines = inspect.getsource(runner.run_cell).splitlines()
+    assert len(lines) < 40, len(lines)
+    for phase in ("resolve(", "keys(", "fit_or_reuse(", "evaluate_all(", "Outcome.from_call("):
+        assert phase in "\n".join(lines)
+
+
+def test_outcome_maps_an_exception_to_status_error_and_traceback():
+    from bench.runner import CellError, Outcome
+
+    def oom():
+        try:
+            raise MemoryError("no room")
+        except MemoryError as exc:
+            raise CellError("detector 'x': fit() raised MemoryError") from exc
+
+    got = Outcome.from_call(oom, lambda: "detector")
+    assert (got.status, got.error) == ("oom", "detector 'x': fit() raised MemoryError")
+    assert "MemoryError: no room" in got.traceback
+    got = Outcome.from_call(lambda: 1 / 0, lambda: "evaluate")
+    assert (got.status, got.error) == ("error", "evaluate: ZeroDivisionError: division by zero")
+    got = Outcome.from_call(lambda: 42)
+    assert (got.value, got.status, got.error, got.traceback) == (42, "ok", "", "")
+
+
+def test_bench_run_exits_3_when_a_cell_failed(tmp_path, capsys, monkeypatch):
+    from cli_helpers import run_cli
+
+    factory = Manager().get("detector", "random").factory
+
+    def broken(self, X, **kw):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(factory, "fit", broken)
+    code, out, err = run_cli(capsys, "run", "-d", "synthetic:n_series=2,length=300", "-m",
+                             "random", "--out", str(tmp_path), "-q")
+    assert code == 3, err
+    assert "1 of 1 cells failed (exit status 3)" in err and "boom" in err
+    assert records.load(tmp_path).cells[0].status == "error"
+
+
+def test_usage_errors_are_one_line_with_status_1(capsys):
+    from cli_helpers import run_cli
+
+    code, out, err = run_cli(capsys, "run", "--bogus")
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert err.startswith("bench: error: No such option '--bogus'") and "bench run --help" in err
+    code, _, err = run_cli(capsys, "compare", "--tolerance")
+    assert code == 1 and err.count("\n") == 1 and "--tolerance" in err

@@ -37,6 +37,7 @@ from ._install import install_for_subprocess
 from .dataset_checks import (
     DATASET_CHECKS,
     check_dataset_runs_in_a_cell,
+    check_evaluation_declared_once,
     check_fingerprint_stable,
     check_labels_align,
     check_metadata,
@@ -70,7 +71,8 @@ __all__ = [
     "as_subject",
     "check_better_than_chance", "check_constant_series", "check_dataset",
     "check_dataset_runs_in_a_cell", "check_detector", "check_deterministic",
-    "check_does_not_modify_input", "check_explain", "check_feature_mismatch_raises",
+    "check_does_not_modify_input", "check_evaluation_declared_once", "check_explain",
+    "check_feature_mismatch_raises",
     "check_fingerprint_stable", "check_fit_returns_self", "check_labels_align", "check_metadata",
     "check_parameters", "check_params_in_cell_key", "check_picklable", "check_returns_dataset",
     "check_runs_in_a_cell", "check_score_before_fit_raises", "check_score_shape",
@@ -140,7 +142,7 @@ def registered(manager: Any = None, *, kinds: Iterable[str] = ("detector", "data
             if wanted and e.plugin not in wanted:
                 continue
             out.append(Subject(kind, e.name, e.factory, dict(params.get(e.name, {})), e.plugin,
-                               e.version, dict(options.get(e.name, {}))))
+                               e.version, dict(options.get(e.name, {})), meta=dict(e.meta)))
     return out
 
 

@@ -55,6 +55,9 @@ class Subject:
     version: str = ""
     options: dict[str, Any] = field(default_factory=dict)
     guessed_name: bool = False  # name taken from the factory, not the registry
+    #: the registration's meta (``evaluation=`` ...) when the subject came from a registry;
+    #: None for a bare factory
+    meta: dict[str, Any] | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -131,7 +134,7 @@ def as_subject(item: Any, kind: str | None = None) -> Subject:
         return item
     if hasattr(item, "factory") and hasattr(item, "kind") and hasattr(item, "plugin"):
         return Subject(item.kind, item.name, item.factory, {}, item.plugin,
-                       getattr(item, "version", ""))
+                       getattr(item, "version", ""), meta=dict(getattr(item, "meta", {}) or {}))
     if not callable(item):
         raise TypeError(f"expected a detector or dataset factory, got {type(item).__name__}")
     if kind is None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..data import DataError, Dataset
+from ..data import DataError, Dataset, Evaluation
 from ..errors import BenchError
 from ._core import DataUnavailable, Subject, as_subject
 from ._run import run_in_cell
@@ -141,6 +141,30 @@ def check_timestamps(subject: Any) -> None:
                          f"{int(np.argmax(back)) + 1}", "sort rows by time")
 
 
+def check_evaluation_declared_once(subject: Any) -> None:
+    """A registered dataset's :class:`bench.Evaluation` is one declaration: the one its
+    ``Dataset`` carries (what every cell evaluates with and records) equals the one registered
+    with ``register(..., evaluation=)`` (what ``bench list`` shows without loading data); a
+    dataset that sets it in only one place, or two different ones, fails, naming each field
+    that differs.  A bare factory (no registration) has one place only and passes."""
+    s, rule = _subject(subject), "its Evaluation is declared once"
+    if s.meta is None:
+        return
+    ds = _load(s, rule)
+    on_dataset = getattr(ds, "evaluation", None) or Evaluation()
+    registered = s.meta.get("evaluation") or Evaluation()
+    if not isinstance(registered, Evaluation):
+        raise s.fail(rule, f"register(..., evaluation=) is a {type(registered).__name__}",
+                     "pass a bench.Evaluation")
+    a, b = on_dataset.to_dict(), registered.to_dict()
+    diff = [f"{k}: Dataset {a.get(k)!r} vs registration {b.get(k)!r}"
+            for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    if diff:
+        raise s.fail(rule, "; ".join(diff), "define EVALUATION = bench.Evaluation(...) once and "
+                     "pass it to both bench.Dataset(..., evaluation=EVALUATION) and "
+                     "register(NAME, factory, evaluation=EVALUATION)")
+
+
 def check_dataset_runs_in_a_cell(subject: Any) -> None:
     """``bench``'s runner evaluates a simple z-score detector on it with status ``ok``."""
     s = _subject(subject)
@@ -159,5 +183,6 @@ DATASET_CHECKS = [
     check_fingerprint_stable,
     check_metadata,
     check_timestamps,
+    check_evaluation_declared_once,
     check_dataset_runs_in_a_cell,
 ]
