@@ -93,17 +93,21 @@ def evaluate(s: Series, scores: np.ndarray, train_mask: np.ndarray, strategy: An
 
 
 def threshold_label(strategy: Any, protocol: Any = None) -> dict[str, Any]:
-    """``{"chosen_with": ..., "oracle": bool}`` of a threshold strategy under a protocol: an
-    oracle strategy (it reads the test labels) is ORACLE anywhere; under a protocol without a
-    validation range every label-using strategy chooses on the evaluated rows' labels, so it is
-    ORACLE too and says so."""
+    """``{"chosen_with": ..., "oracle": bool}`` of a threshold strategy under a protocol.
+
+    An oracle strategy (it reads the test labels) makes the whole evaluation ORACLE.  Under a
+    protocol without a validation range (``tsb-ad``) a label-using strategy chooses on the
+    evaluated rows' own labels: its thresholded values (F1, costs...) are ORACLE, which
+    ``chosen_with`` says first and ``threshold_oracle: true`` flags, while the threshold-free
+    headline (VUS-PR) is a result like any other, so the evaluation itself is not ``oracle``."""
     profile = protocols.get(protocol) if not isinstance(protocol, protocols.Profile) \
         else protocol
     oracle = bool(getattr(strategy, "needs_test_labels", False))
     uses = str(getattr(strategy, "uses", ""))
     if profile.oracle_thresholds and not oracle and re.search(r"\blabels\b", uses):
-        return {"chosen_with": f"{profile.threshold_note} ({uses} read on the evaluated rows)",
-                "oracle": True}
+        return {"chosen_with": f"{profile.threshold_note}; thresholded metrics are an upper "
+                               f"bound ({uses} read on the evaluated rows)",
+                "oracle": False, "threshold_oracle": True}
     return {"chosen_with": uses, "oracle": oracle}
 
 

@@ -47,7 +47,8 @@ def test_iforest_reproduces_tsb_ads_published_vus_pr_on_its_first_nab_file():
     assert ev["per_series"][0]["metric_params"]["vus_pr"] == {"window": 6}
     assert cell["protocol"]["name"] == "tsb-ad" and cell["harness_window"] == 1
     # no validation range: the thresholded metrics' threshold is read on the evaluated labels
-    assert ev["oracle"] is True and ev["chosen_with"].startswith("ORACLE")
+    assert ev["threshold_oracle"] is True and ev["chosen_with"].startswith("ORACLE")
+    assert ev["oracle"] is False  # the threshold-free headline is a result
 
 
 @pytest.mark.slow
@@ -191,7 +192,7 @@ def test_tsb_ad_fits_every_row_and_evaluates_the_whole_series_at_its_period(mana
 
     assert p["metrics"]["vus_pr"] == pytest.approx(vus_pr(y, s.values[:, 0].astype(float),
                                                           window=24))
-    assert ev["oracle"] is True and "no validation range" in ev["chosen_with"]
+    assert ev["threshold_oracle"] is True and "no validation range" in ev["chosen_with"]
     assert np.isnan(ev["costs"]["event"]["val"])  # no validation range: no validation cost
     # the same cell under bench's split evaluates the test range only, threshold not ORACLE
     RowSpy.seen.clear()
@@ -200,6 +201,7 @@ def test_tsb_ad_fits_every_row_and_evaluates_the_whole_series_at_its_period(mana
     assert [len(x) for x in RowSpy.seen] == [100, 100]
     ev = cell["evaluations"][0]
     assert ev["oracle"] is False and sum(ev["per_series"][0]["confusion"].values()) == 180
+    assert not ev.get("threshold_oracle")
     assert "metric_params" not in ev["per_series"][0]
 
 

@@ -192,8 +192,10 @@ def test_a_profile_without_validation_range_labels_label_chosen_thresholds_oracl
     from bench.thresholds import BestF1, Percentile
 
     tsb = protocols.get("tsb-ad")
-    assert threshold_label(BestF1(), tsb)["oracle"] is True
+    assert threshold_label(BestF1(), tsb)["threshold_oracle"] is True
+    assert threshold_label(BestF1(), tsb)["chosen_with"].startswith("ORACLE")
     assert threshold_label(BestF1(), "unsupervised") == {"chosen_with": BestF1.uses,
                                                          "oracle": False}
     # a strategy that reads no label is not an oracle under any protocol
-    assert threshold_label(Percentile(), tsb)["oracle"] is False
+    assert threshold_label(Percentile(), tsb) == {"chosen_with": Percentile.uses,
+                                                  "oracle": False}
