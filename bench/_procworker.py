@@ -164,6 +164,60 @@ def start_guard(lifeline: int, worker: int) -> int:
         os._exit(0)
 
 
+def guard_main(worker: int) -> None:
+    """Body of the guard of a process bench does not start itself (a Dask worker): started as
+    ``python -c "...; guard_main(PID)"`` by that process, it watches its tree and, when the process
+    is gone, kills what it left: its descendants as last seen and, when it leads a process group
+    of its own, that group (the guard last)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR1, _worker_gone)
+    me = os.getpid()
+    try:
+        prctl(PR_SET_PDEATHSIG, signal.SIGUSR1)
+        own_group = os.getpgid(0) == worker
+        seen: list[psutil.Process] = []
+        try:
+            while os.getppid() == worker:
+                time.sleep(GUARD_LOOK_S)
+                seen = leftovers(worker, -1, {me})
+        except _WorkerGone:
+            pass
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+        kill_all(seen + leftovers(worker, os.getpgid(0) if own_group else -1, {me}))
+        if own_group:
+            os.killpg(os.getpgid(0), signal.SIGKILL)
+    finally:
+        os._exit(0)
+
+
+def start_watch(worker: int) -> int:
+    """Start :func:`guard_main` for process ``worker`` (this one); its pid."""
+    import subprocess
+
+    code = f"import bench._procworker as w; w.guard_main({worker})"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
+                            env=env, close_fds=True).pid
+
+
+def sweep_new(before: set[int], keep: set[int]) -> int:
+    """Kill (and reap) the processes of this process's tree, and of its process group when it
+    leads one, that are not in ``before`` or ``keep``: what a cell left running.  How many."""
+    me = os.getpid()
+    group = me if os.getpgid(0) == me else -1
+    procs = [p for p in leftovers(me, group, keep | {me}) if p.pid not in before]
+    kill_all(procs)
+    psutil.wait_procs(procs, timeout=2)
+    return len(procs)
+
+
+def tree_now(keep: set[int]) -> set[int]:
+    """The pids :func:`sweep_new` would look at now (to pass as its ``before``)."""
+    me = os.getpid()
+    group = me if os.getpgid(0) == me else -1
+    return {p.pid for p in leftovers(me, group, keep | {me})}
+
+
 class _WorkerGone(Exception):
     """Raised in the guard by its parent-death signal."""
 

@@ -430,7 +430,33 @@ cli.add_command(fetch_command, "fetch")
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: user errors are one line on stderr and exit status 1."""
+    """Entry point: user errors are one line on stderr and exit status 1.  The ``bench``
+    command (``argv`` None): once its work is done, SIGINT/SIGTERM have their default action
+    (a signal then ends the process by that signal: the shell's 128 + signum), and it does not
+    wait for threads a plugin left running (see :func:`bench.executors.left_threads`)."""
+    exited, code = False, None
+    try:
+        try:
+            _main(argv)
+        except SystemExit as exc:
+            exited, code = True, exc.code
+    except KeyboardInterrupt as exc:  # a signal after _main's own handling
+        exited, code = True, 128 + getattr(exc, "signum", 2)
+    if argv is not None:
+        if exited:
+            sys.exit(code)
+        return
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    executors = sys.modules.get("bench.executors")
+    if executors is not None and executors.left_threads():
+        os._exit(0 if code is None else code if isinstance(code, int) else 1)
+    sys.exit(code)
+
+
+def _main(argv: list[str] | None) -> None:
     from .memory import own_process
 
     own_process()

@@ -35,7 +35,17 @@ import psutil
 import bench
 
 from . import checks, progress
-from ._procworker import build_manager, kill_all, leftovers, safely
+from ._procworker import (
+    PR_SET_CHILD_SUBREAPER,
+    build_manager,
+    kill_all,
+    leftovers,
+    prctl,
+    safely,
+    start_watch,
+    sweep_new,
+    tree_now,
+)
 from .errors import BenchError, checkpoint
 from .records import CellResult
 
@@ -375,6 +385,26 @@ def _kill_new_children(before: set[int]) -> None:
     psutil.wait_procs(new, timeout=5)
 
 
+#: non-daemon threads that inline cells left running: the ``bench`` command exits without
+#: waiting for them (:func:`left_threads`)
+_LEFT_THREADS: list[threading.Thread] = []
+
+
+def _note_left_threads(cell: Any, before: set[threading.Thread]) -> None:
+    new = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
+    if new:
+        _LEFT_THREADS.extend(new)
+        names = ", ".join(repr(t.name) for t in new)
+        print(f"bench: warning: {cell.dataset} x {cell.detector}: the detector left "
+              f"{len(new)} thread(s) running after its cell ({names}); the bench command will "
+              f"not wait for them", file=sys.stderr)
+
+
+def left_threads() -> list[threading.Thread]:
+    """Non-daemon threads an inline cell started and left running, still alive."""
+    return [t for t in _LEFT_THREADS if t.is_alive()]
+
+
 class InlineExecutor:
     """Runs each cell in this process, one after another, in grid order, with ``manager``.  No
     isolation: a hang or a crash stops the run (use ``--executor process`` for timeouts and
@@ -406,16 +436,28 @@ class InlineExecutor:
             checkpoint()
             emit(event)
 
+        # orphans of a cell's processes (a daemon's double fork) come back to this process,
+        # so the sweep after each cell finds them; restored when the run is over
+        reaper = prctl(PR_SET_CHILD_SUBREAPER, 1)
+        try:
+            yield from self._cells(run_one, cells, emit, sink)
+        finally:
+            if reaper:
+                prctl(PR_SET_CHILD_SUBREAPER, 0)
+
+    def _cells(self, run_one: RunOne, cells: Iterable[Any], emit: Emit,
+               sink: Emit) -> Iterator[CellResult]:
         for cell in cells:
             checkpoint()
             self._current = cell
             _started(emit, cell)
-            before = _children()
+            before, threads = _children(), set(threading.enumerate())
             try:
                 with progress.running(cell, sink):
                     out = safely(run_one, cell, self.manager)
             finally:
                 _kill_new_children(before)
+                _note_left_threads(cell, threads)
             self._current = None
             yield out
 
@@ -502,11 +544,42 @@ def _dask_worker_state() -> dict[str, Any]:
     worker object itself rather than in module globals."""
     from distributed import get_worker
 
-    w = get_worker()
+    return _state_of(get_worker())
+
+
+def _state_of(w: Any) -> dict[str, Any]:
     state = getattr(w, "_bench_state", None)
     if state is None:
-        state = w._bench_state = {"managers": {}, "sandboxes": {}, "lock": threading.Lock()}
+        state = w._bench_state = {"managers": {}, "sandboxes": {}, "lock": threading.Lock(),
+                                  "guard": 0}
     return state
+
+
+class _DaskHygiene:
+    """A Dask worker plugin: the worker leads a process group of its own (``own_group``: the
+    LocalCluster bench started, so a detector that kills its group costs its worker, not the
+    run, and Ctrl-C reaches bench alone), adopts its cells' orphans (subreaper) and has a guard
+    process that kills what is left when the worker dies (bench killed with SIGKILL included);
+    cells are swept one by one in :func:`_dask_task`."""
+
+    name = "bench-process-hygiene"
+
+    def __init__(self, own_group: bool):
+        self.own_group = own_group
+
+    def setup(self, worker: Any) -> None:
+        if self.own_group:
+            try:
+                os.setpgid(0, 0)
+            except OSError:
+                pass
+        prctl(PR_SET_CHILD_SUBREAPER, 1)
+        state = _state_of(worker)
+        if not state["guard"]:
+            state["guard"] = start_watch(os.getpid())
+
+    def teardown(self, worker: Any) -> None:
+        pass
 
 
 def _dask_task(run_one: RunOne, cell: Any, setup: dict[str, Any]) -> CellResult:
@@ -519,8 +592,17 @@ def _dask_task(run_one: RunOne, cell: Any, setup: dict[str, Any]) -> CellResult:
         with state["lock"]:
             if key not in state["managers"]:
                 state["managers"][key] = build_manager(setup)
-        with progress.running(cell, None):
-            return safely(run_one, cell, state["managers"][key])
+        from distributed import get_worker
+
+        alone = get_worker().state.nthreads == 1  # else another cell's processes are here too
+        keep = {state["guard"]}
+        before = tree_now(keep) if alone else set()
+        try:
+            with progress.running(cell, None):
+                return safely(run_one, cell, state["managers"][key])
+        finally:
+            if alone:
+                sweep_new(before, keep)
     me = threading.get_ident()
     w = state["sandboxes"].get(me)
     if w is None or w.setup != setup:
@@ -570,8 +652,20 @@ class DaskExecutor:
                     n_workers=jobs or os.cpu_count() or 1, threads_per_worker=1, processes=True,
                     dashboard_address=None, silence_logs=50)
                 self.client = distributed.Client(self.cluster)
+        self._hygiene()
         self.token = os.urandom(4).hex()
         self._inflight: dict[str, Any] = {}
+
+    def _hygiene(self) -> None:
+        """Register :class:`_DaskHygiene` on every worker (present and future)."""
+        from distributed import WorkerPlugin
+
+        plugin = type("BenchHygiene", (_DaskHygiene, WorkerPlugin), {})(self.cluster is not None)
+        try:
+            self.client.register_plugin(plugin)
+        except (OSError, TimeoutError) as exc:
+            print(f"bench: warning: could not set up Dask workers' process hygiene: {exc}",
+                  file=sys.stderr)
 
     def _slots(self) -> int:
         try:
@@ -606,8 +700,10 @@ class DaskExecutor:
             for fut in done:
                 _, cell = self._inflight.pop(fut.key)
                 out = self._outcome(fut, cell)
+                fut.release()  # a worker that dies later must not make Dask rerun this cell
                 submit_next()
                 yield out
+            del done
 
     @staticmethod
     def _outcome(fut: Any, cell: Any) -> CellResult:

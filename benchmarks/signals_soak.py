@@ -2,7 +2,8 @@
 (to its whole process group, as a terminal's Ctrl-C sends it) at random moments of a run with
 JAX detectors; after each, the same command is rerun to resume.
 
-Counts, per signal: stopped with 128 + signum, ignored (exit 0: the run went on), other exit
+Counts, per signal: stopped with 128 + signum (or, when the signal lands while the interpreter
+exits after the work is done, ended by the signal itself: a shell's $? is 128 + signum too), ignored (exit 0: the run went on), other exit
 statuses, runs that did not stop within the limit, and cells whose resumed results differ from
 an uninterrupted reference run (lost cells).  A signal that lands after the last cell's record
 write still stops the command with 128 + signum; the record then says ``finished``.
@@ -132,11 +133,14 @@ def main() -> int:
     bad = 0
     for how in (signal.SIGTERM, signal.SIGINT):
         mine = [r for r in rows if r["signal"] == how.name]
-        stopped = [r for r in mine if r["rc"] == 128 + how]
+        # a signal during the interpreter's exit (the work done) ends it by the signal itself:
+        # the shell's $? is 128 + signum as well
+        stopped = [r for r in mine if r["rc"] in (128 + how, -how)]
         stops = sorted(r["stop_s"] for r in stopped if r["stop_s"] is not None)
-        s = {"sent": len(mine), f"exit_{128 + how}": len(stopped),
+        s = {"sent": len(mine), f"exit_{128 + how}": sum(r["rc"] == 128 + how for r in mine),
+             "killed_by_it_while_exiting": sum(r["rc"] == -how for r in mine),
              "ignored_exit_0": sum(r["rc"] == 0 for r in mine),
-             "other_exit": sorted({r["rc"] for r in mine} - {0, 128 + how}),
+             "other_exit": sorted({r["rc"] for r in mine} - {0, 128 + how, -how}),
              "not_stopped_in_limit": sum(r["stop_s"] is None for r in mine),
              "exception_ignored_msgs": sum(r["ignored_msg"] for r in mine),
              "tracebacks": sum(r["traceback"] for r in mine),

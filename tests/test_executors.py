@@ -480,3 +480,132 @@ def test_executors_use_the_manager_they_are_given():
     (out,) = list(ex.map(run_one, cells))
     assert out["status"] == "ok", out.get("error")
     assert ("faults", "fault_plugins") in ProcessExecutor(jobs=1, manager=m).setup["plugins"]
+
+
+# ----------------------------------------------------------------------------- issue 22: processes
+
+
+@pytest.fixture
+def hygiene_manager(manager):
+    import hygiene_plugins
+
+    manager.register(hygiene_plugins, "hygiene")
+    assert not manager.problems, manager.problems
+    return manager
+
+
+def _pids(pidfile):
+    return [int(x) for x in pidfile.read_text().split()] if pidfile.exists() else []
+
+
+@pytest.mark.slow
+def test_inline_sweeps_a_daemon_that_a_cell_left(tmp_path, hygiene_manager):
+    pidfile = tmp_path / "pids"
+    pidfile.touch()
+    cells = api.plan(["tiny"], [f"daemonizes:pidfile={pidfile}", "zscore_ok"],
+                     manager=hygiene_manager)
+    record = api.run(cells, out=None, manager=hygiene_manager)
+    assert [c.status for c in record.cells] == ["ok", "ok"]
+    (daemon,) = _pids(pidfile)
+    assert not survivors([psutil.Process(daemon)] if psutil.pid_exists(daemon) else [], set(),
+                         wait_s=5)
+
+
+@pytest.mark.slow
+def test_dask_sweeps_each_cells_processes_and_survives_a_group_kill(tmp_path, hygiene_manager):
+    """A LocalCluster without --timeout: a cell's children (plain, setsid, daemon) are gone
+    when its cell ends; a detector that kills its own process group costs its cell (its
+    worker leads a group of its own), not the run."""
+    from bench.executors import DaskExecutor
+
+    pidfile = tmp_path / "pids"
+    pidfile.touch()
+    cells = api.plan(["tiny"], [f"spawns_children:pidfile={pidfile}",
+                                f"daemonizes:pidfile={pidfile}", "kills_its_group", "zscore_ok"],
+                     manager=hygiene_manager)
+    ex = DaskExecutor(jobs=1, manager=hygiene_manager)
+    try:
+        workers = psutil.Process().children(recursive=True)
+        assert {os.getpgid(w.pid) for w in workers if w.is_running()} - {os.getpgid(0)}, \
+            "the Dask workers lead process groups of their own"
+        out = {o.index: o for o in ex.map(run_one, cells)}
+        assert [out[i].status for i in range(4)] == ["ok", "ok", "crash", "ok"], \
+            [out[i].error for i in range(4)]
+        pids = _pids(pidfile)
+        assert len(pids) == 3
+        assert not survivors([psutil.Process(x) for x in pids if psutil.pid_exists(x)], set(),
+                             wait_s=5)
+    finally:
+        ex.close()
+
+
+@pytest.mark.slow
+def test_dask_cells_processes_go_when_bench_is_killed(tmp_path):
+    """SIGKILL of the bench process while a Dask cell's children run: the worker's guard kills
+    them (and the workers go with their nanny)."""
+    pidfile = tmp_path / "pids"
+    p, out = start_run(tmp_path, "dask", ["zscore_ok",
+                                           f"spawns_children:pidfile={pidfile},then_hang=true"])
+    try:
+        deadline = time.time() + 120
+        while len(_pids(pidfile)) < 2 and time.time() < deadline and p.poll() is None:
+            time.sleep(0.1)
+        assert len(_pids(pidfile)) == 2, p.stderr.read() if p.poll() is not None else "slow"
+        time.sleep(1.0)  # the guard has looked at the tree
+        procs, groups = tree(p.pid)
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait(timeout=10)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    kids = [psutil.Process(x) for x in _pids(pidfile) if psutil.pid_exists(x)]
+    assert not survivors(procs + kids, groups - {p.pid}, wait_s=15)
+
+
+def test_a_loaders_sys_exit_is_one_line_naming_the_dataset(tmp_path, hygiene_manager):
+    cells = api.plan(["exits_loading"], ["zscore_ok"], manager=hygiene_manager)
+    with pytest.raises(BenchError) as exc:
+        api.run(cells, out=tmp_path, manager=hygiene_manager)
+    assert str(exc.value).startswith("dataset 'exits_loading': its loader called sys.exit(3);")
+    assert "\n" not in str(exc.value) and not list(tmp_path.glob("*.json"))
+    # an isolating executor loads in its workers: the cell fails, naming the dataset
+    record = api.run(cells, out=None, executor="process", executor_options={"jobs": 1},
+                     manager=hygiene_manager)
+    (cell,) = record.cells
+    assert cell.status == "error" and cell.error.startswith(
+        "load of dataset 'exits_loading': a plugin called sys.exit(3)"), cell.error
+
+
+THREAD_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+import fault_plugins, hygiene_plugins
+import bench.cli as cli
+
+Base = cli.Manager
+
+
+def with_test_plugins(*args, **kwargs):
+    m = Base(*args, **kwargs)
+    m.register(fault_plugins, "faults")
+    m.register(hygiene_plugins, "hygiene")
+    return m
+
+
+cli.Manager = with_test_plugins
+sys.argv = ["bench", "run", "-d", "tiny", "-m", "leaves_thread", "-m", "zscore_ok",
+            "--out", {out!r}, "-q"]
+cli.main()
+"""
+
+
+@pytest.mark.slow
+def test_the_bench_command_ends_when_a_plugin_leaves_a_thread(tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(THREAD_SCRIPT.format(tests=str(TESTS), out=str(tmp_path / "out")))
+    t0 = time.perf_counter()
+    p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "the detector left 1 thread(s) running after its cell ('plugin-forever')" in p.stderr
+    assert read_record(tmp_path / "out")["status"] == "finished"
+    assert time.perf_counter() - t0 < 100  # the thread sleeps for an hour
