@@ -164,26 +164,33 @@ def board(series: Sequence[tuple[np.ndarray, np.ndarray]],
     return out
 
 
-def rank_among_past(scores: np.ndarray, block: int = 512) -> np.ndarray:
+def rank_among_past(scores: np.ndarray) -> np.ndarray:
     """Each score's causal percentile in its file: ``u[t] = (#{j < t: s[j] < s[t]} + 0.5
     #{j < t: s[j] == s[t]}) / t`` (``0.5`` at ``t = 0``), in [0, 1], higher = more anomalous;
     ``1`` = above every earlier score of the file.  Depends on rows ``<= t`` only, and is the
     same for any strictly increasing transform of the scores, so one corpus threshold means the
-    same on every file whatever the scale of a detector's scores.  Cost: ``T / block`` sorts of
-    the past and ``T * block`` comparisons (0.2 s for NAB's 58 files)."""
+    same on every file whatever the scale of a detector's scores.
+
+    Counted as a bottom-up merge sort does: at each of the ``log2 T`` levels, every row in the
+    right half of a block counts the rows of the left half below it with one sort and one
+    ``searchsorted`` over the whole file; O(T log^2 T)."""
     s = np.asarray(scores, dtype=np.float64).reshape(-1)
     n = s.size
-    less, equal = np.zeros(n), np.zeros(n)
-    past = np.empty(0)
-    for a in range(0, n, block):
-        blk = s[a:a + block]
-        lo, hi = np.searchsorted(past, blk, "left"), np.searchsorted(past, blk, "right")
-        before = np.tri(blk.size, k=-1, dtype=bool)  # [i, j]: j earlier than i in the block
-        less[a:a + block] = lo + ((blk[None, :] < blk[:, None]) & before).sum(1)
-        equal[a:a + block] = hi - lo + ((blk[None, :] == blk[:, None]) & before).sum(1)
-        past = np.sort(np.concatenate([past, blk]), kind="stable")
-    t = np.arange(n, dtype=np.float64)
-    return np.where(t > 0, (less + 0.5 * equal) / np.maximum(t, 1.0), 0.5)
+    rank = np.unique(s, return_inverse=True)[1].astype(np.int64).reshape(-1)
+    span = int(rank.max()) + 2 if n else 1
+    less, equal = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    t = np.arange(n, dtype=np.int64)
+    half = 1
+    while half < n:
+        block, right = t // (2 * half), (t % (2 * half)) >= half
+        left_keys = np.sort(block[~right] * span + rank[~right])
+        base = block[right] * span
+        key = base + rank[right]
+        lo = np.searchsorted(left_keys, key, "left")
+        less[right] += lo - np.searchsorted(left_keys, base, "left")
+        equal[right] += np.searchsorted(left_keys, key, "right") - lo
+        half *= 2
+    return np.where(t > 0, (less + 0.5 * equal) / np.maximum(t, 1), 0.5)
 
 
 # ----------------------------------------------------------------- the ``nab`` protocol
