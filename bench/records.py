@@ -147,12 +147,21 @@ class CellResult(_ByKey):
         ``error``, ``timeout``, ``oom``, ``crash`` or ``interrupted``; ``message`` one line."""
         if status not in CELL_STATUSES or status == "ok":
             raise ValueError(f"not a failure status: {status!r}")
+        res = cls.of(cell)
+        res.status, res.error, res.traceback, res.wall_s = status, message, traceback, \
+            float(wall_s)
+        return res
+
+    @classmethod
+    def of(cls, cell: Any) -> CellResult:
+        """The result of a cell (a :class:`bench.cell.Cell`) before it runs: its identity (as
+        given) and the plan it was asked to run (the runner fills in what its dataset declares);
+        the one place a cell's identity is derived."""
         from .params import jsonable
 
         return cls(index=cell.index, dataset=cell.dataset.name, detector=cell.detector.name,
-                   seed=cell.seed, status=status, dataset_given=jsonable(cell.dataset.params),
+                   seed=cell.seed, dataset_given=jsonable(cell.dataset.params),
                    given=jsonable(cell.detector.params), protocol=asdict(cell.protocol),
-                   error=message, traceback=traceback, wall_s=float(wall_s),
                    plan=CellPlan([str(t) for t in cell.thresholds], [str(c) for c in cell.costs],
                                  list(cell.metrics), asdict(cell.protocol)))
 

@@ -16,8 +16,14 @@ from .cell import Cell, CellError, Protocol
 from .data import Dataset
 from .errors import BenchError
 from .evalresult import CellPlan, EvaluationResult
-from .evaluation import (EVALUATION_VERSION, RANGES, _aggregate, dataset_metrics, evaluate,
-                         threshold_label)
+from .evaluation import (
+    EVALUATION_VERSION,
+    RANGES,
+    _aggregate,
+    dataset_metrics,
+    evaluate,
+    threshold_label,
+)
 from .fitting import SeriesResult, _fit_all, fit_and_score, train_rows
 from .params import Spec, bind, digest, jsonable, parse_spec
 from .plugins import Manager, get_manager
@@ -109,12 +115,7 @@ def run_cell(cell: Cell, manager: Manager | None = None) -> CellResult:
     """
     manager = manager or get_manager()
     t0 = time.perf_counter()
-    res = CellResult(index=cell.index, dataset=cell.dataset.name, detector=cell.detector.name,
-                     seed=cell.seed, dataset_given=jsonable(cell.dataset.params),
-                     given=jsonable(cell.detector.params), protocol=asdict(cell.protocol),
-                     plan=CellPlan([str(t) for t in cell.thresholds],
-                                   [str(c) for c in cell.costs], list(cell.metrics),
-                                   asdict(cell.protocol)))
+    res = CellResult.of(cell)
     at = ["setup"]
 
     def phases() -> None:
