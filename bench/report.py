@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from . import leaderboard, records
+from . import escape, leaderboard, records
 from .params import Spec
 from .plugins import Manager, get_manager
 
@@ -252,7 +252,8 @@ def cell_view(cell: dict[str, Any], i: int, manager: Manager, values: _Values,
     for s in ds:
         p = per.get(s.name, {})
         r = s.split.ranges(len(s))
-        entry = {"name": s.name, "n": len(s), "val": r["val"].start, "test": r["test"].start,
+        entry = {"name": s.name, "label": escape.plotly(s.name), "n": len(s),
+                 "val": r["val"].start, "test": r["test"].start,
                  "thr": _finite(p.get("threshold")), "labels": _ranges(s.labels),
                  "metrics": _series_metrics(cell, p),
                  "scores": pack_trace(stored.scores[s.name], max_points),
@@ -284,13 +285,16 @@ def ranking_figure(record: dict[str, Any], manager: Manager) -> dict[str, Any] |
     labels = sorted(o.labels, key=lambda lab: (np.nan_to_num(o.mean_rank(lab), nan=1e9), lab))
     if len(labels) < 2 or not o.datasets:
         return None
+    shown = {lab: escape.plotly(lab) for lab in labels}  # plotly renders HTML in labels
     traces = [{"type": "scatter", "mode": "markers", "name": "mean rank",
-               "x": [_finite(o.mean_rank(lab)) for lab in labels], "y": labels,
+               "x": [_finite(o.mean_rank(lab)) for lab in labels],
+               "y": [shown[lab] for lab in labels],
                "marker": {"size": 12, "color": "#1f77b4"}}]
     for d in o.datasets:
         labs = [lab for lab in labels if lab in o.ranks[d]]
-        traces.append({"type": "scatter", "mode": "markers", "name": d, "legendgroup": "ds",
-                       "x": [o.ranks[d][lab] for lab in labs], "y": labs,
+        traces.append({"type": "scatter", "mode": "markers", "name": escape.plotly(d),
+                       "legendgroup": "ds", "x": [o.ranks[d][lab] for lab in labs],
+                       "y": [shown[lab] for lab in labs],
                        "marker": {"size": 7, "symbol": "circle-open"},
                        "hovertemplate": "%{fullData.name}: rank %{x}<extra></extra>"})
     shapes, notes = [], [f"{len(labels)} detectors ranked on {len(o.datasets)} datasets, each on "
@@ -309,7 +313,7 @@ def ranking_figure(record: dict[str, Any], manager: Manager) -> dict[str, Any] |
     layout = {"height": 120 + 34 * len(labels), "margin": {"l": 160, "r": 20, "t": 30, "b": 40},
               "xaxis": {"title": {"text": "rank (1 = best)"}, "zeroline": False},
               "yaxis": {"autorange": "reversed", "categoryorder": "array",
-                        "categoryarray": labels},
+                        "categoryarray": [shown[lab] for lab in labels]},
               "shapes": shapes, "legend": {"orientation": "h", "y": -0.25}}
     return {"data": traces, "layout": layout, "notes": notes}
 

@@ -7,6 +7,7 @@ import io
 import json
 from typing import Any
 
+from .. import escape
 from .rows import rows
 
 
@@ -23,13 +24,23 @@ def _json_row(r: dict[str, Any]) -> dict[str, Any]:
     return {k: r[k] for k in keys if k in r}
 
 
+class _SafeWriter:
+    """A csv writer whose cells cannot start a spreadsheet formula (bench.escape.csv_cell)."""
+
+    def __init__(self, w: Any):
+        self.w = w
+
+    def writerow(self, row: list[Any]) -> None:
+        self.w.writerow([escape.csv_cell(v) for v in row])
+
+
 def csv_text(record: Any) -> str:
     """One csv row per cell and threshold strategy: every metric, each cost per range."""
     rs = rows(record)
     metric_names = sorted({m for r in rs for m in r["metrics"]})
     cost_names = sorted({c for r in rs for c in r["costs"]})
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = _SafeWriter(csv.writer(buf))
     w.writerow(["dataset", "detector", "params", "seed", "status", "threshold", "oracle",
                 *metric_names, *[f"{c}_{rng}" for c in cost_names for rng in
                                  ("train", "val", "test")],

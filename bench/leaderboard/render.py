@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from tabulate import tabulate
 
+from .. import escape
 from ..plugins import Manager, get_manager
 from .export import csv_text, json_lines
 from .rows import FORMATS, NARROW_EXTRA, WIDTH, Column, _fmt, column, time_based
@@ -410,6 +411,9 @@ def render(record: Any, fmt: str = "github", manager: Manager | None = None,
             headers = [html.escape(str(h)) for h in headers]
             body = [[html.escape(str(v)) for v in row] for row in body]
             table_fmt = "unsafehtml"
+        else:  # bench.escape: no value can break a line, a cell or the format's markup
+            headers = [escape.cell(h, table_fmt) for h in headers]
+            body = [[escape.cell(v, table_fmt) for v in row] for row in body]
         parts.append(_tabulate(body, headers, table_fmt))
         parts.extend(_note(line, fmt) for line in legend)
         parts.append("")
@@ -434,18 +438,20 @@ def _html(fmt: str) -> bool:
 
 
 def _title(title: str, fmt: str) -> str:
+    title = escape.title(title, fmt)
     if fmt in ("github", "pipe", "markdown") or fmt.startswith("pipe"):
         return f"\n### {title}\n"
     if _html(fmt):
-        return f"<h3>{html.escape(title)}</h3>"
+        return f"<h3>{title}</h3>"
     if fmt.startswith("latex"):
         return f"% {title}"
     return f"\n{title}"
 
 
 def _note(line: str, fmt: str) -> str:
+    line = escape.title(line, fmt)
     if _html(fmt):
-        return f"<p>{html.escape(line)}</p>"
+        return f"<p>{line}</p>"
     if fmt.startswith("latex"):
         return f"% {line}"
     return line

@@ -126,7 +126,7 @@ async function drawSeries(cell, i) {
                marker: {size: 6, symbol: "circle-open", color: "#d62728"}});
   const logScale = s.scores.lo > 0 && s.scores.hi / s.scores.lo > 100;
   const layout = {
-    title: {text: s.name + ": score (train | validation | test)", font: {size: 13}},
+    title: {text: s.label + ": score (train | validation | test)", font: {size: 13}},
     margin: {l: 60, r: 20, t: 40, b: 40}, showlegend: true,
     legend: {orientation: "h", y: -0.15},
     xaxis: {title: {text: "row"}, range: [0, s.n - 1]},
@@ -171,7 +171,7 @@ async function drawSeries(cell, i) {
       const h = await unpackHeat(s.explain, s.explain_start);
       await Plotly.react(heat, [{type: "heatmap", z: h.z, x: h.x, colorscale: "Magma",
                                  colorbar: {title: {text: "log(1+|error|)"}}}],
-                         {title: {text: s.name + ": per-feature error on the test range",
+                         {title: {text: s.label + ": per-feature error on the test range",
                                   font: {size: 13}},
                           margin: {l: 60, r: 20, t: 40, b: 40},
                           xaxis: {title: {text: "row"}}, yaxis: {title: {text: "feature"}}},
