@@ -190,9 +190,11 @@ BASELINE_DIR = Path("results") / "baseline"
 
 
 def quick_suite(manager: Manager | None = None) -> list[Cell]:
-    """The regression suite CI runs: built-in detectors x the datasets that ship with bench
-    (the bare `bench run` grid), seed 0, default thresholds, costs and metrics."""
-    return plan(manager=manager)
+    """The regression suite CI runs: the ``quick`` suite (:mod:`bench.suites`, what a bare
+    `bench run` runs), default thresholds, costs and metrics."""
+    from .suites import cells
+
+    return cells("quick", manager or get_manager())
 
 
 def baseline_update(directory: str | Path = BASELINE_DIR, manager: Manager | None = None,

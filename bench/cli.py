@@ -51,8 +51,12 @@ def _log(msg: str) -> None:
 
 
 @cli.command()
+@click.option("--suite", default=None, metavar="NAME[:k=v,...]",
+              help="Run a named suite (bench list suites): quick (what a bare `bench run` "
+                   "runs: samples), full (every shipped corpus), nab, tsb-ad.")
 @click.option("-d", "--dataset", "datasets", multiple=True, metavar="NAME[:k=v,...]",
-              help="Dataset (repeatable).  Default: every built-in dataset that ships its data.")
+              help="Dataset (repeatable).  Default (no -d, -m or --suite): the quick suite; "
+                   "with -m only: every built-in dataset's shipped sample.")
 @click.option("-m", "--detector", "detectors", multiple=True, metavar="NAME[:k=v,...]",
               help="Detector (repeatable).  Default: every registered detector.")
 @click.option("--threshold", "thresholds", multiple=True, metavar="NAME[:k=v,...]",
@@ -101,21 +105,22 @@ def _log(msg: str) -> None:
 @click.option("-v", "--verbose", is_flag=True,
               help="Also show cells as they start and detectors' training progress.")
 @click.pass_context
-def run(ctx, datasets, detectors, thresholds, costs, metrics, seeds, protocol, train_on, window,
-        no_standardize,
+def run(ctx, suite, datasets, detectors, thresholds, costs, metrics, seeds, protocol, train_on,
+        window, no_standardize,
         executor, jobs, timeout, memory_limit, scheduler, out, fmt, wide, force, quiet, verbose):
     """Run every dataset x detector cell and print leaderboards (stdout); progress on stderr."""
     manager = _manager(ctx)
     api.warn_problems(manager)
-    cells = api.plan(
-        datasets, detectors,
-        thresholds=thresholds,
-        costs=costs or (api.DEFAULT_COST,),
-        metrics=metrics, seeds=seeds or (0,),
-        protocol=Protocol(protocol or "", standardize=not no_standardize, window=window,
-                          train_on=train_on),
-        manager=manager,
-    )
+    from . import suites
+
+    notes: list[str] = []
+    cells, suite_ = suites.for_run(
+        manager, suite, datasets, detectors, seeds,
+        Protocol(protocol or "", standardize=not no_standardize, window=window,
+                 train_on=train_on),
+        thresholds=thresholds, costs=costs, metrics=metrics, notes=notes)
+    for line in notes:
+        _log(f"bench: note: {line}")
     from .executors import default_executor, parse_size
     from .progress import Progress
 
@@ -144,6 +149,8 @@ def run(ctx, datasets, detectors, thresholds, costs, metrics, seeds, protocol, t
         note = f", {reused} re-evaluated from the score store" if reused else ""
         where = f"; record: {Path(out) / (record.run_id + '.json')}" if out else ""
         _log(f"bench: {prog.summary()}{note}{where}")
+        if suite_ is not None and suites.ending(suite_, len(cells)):
+            _log(suites.ending(suite_, len(cells)))
     failed = [c for c in record.cells if not c.ok]
     if failed:  # exit status 3: the run finished, some cells did not (README: exit status)
         _log(f"bench: {len(failed)} of {len(record.cells)} cells failed (exit status 3); "
@@ -189,6 +196,7 @@ def plugins(ctx, as_json):
 
 
 _LIST_KINDS = {"datasets": "dataset", "detectors": "detector", "metrics": "metric",
+               "suites": "suite",
                "costs": "cost", "thresholds": "threshold", "executors": "executor",
                "protocols": "protocol"}
 

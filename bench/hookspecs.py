@@ -38,7 +38,8 @@ import pluggy
 if TYPE_CHECKING:  # typing only, as pytest's hookspec.py does: nothing is imported at run time
     from .records import CellResult, RunRecord
     from .registration import (RegisterCostModel, RegisterDataset, RegisterDetector,
-                               RegisterExecutor, RegisterMetric, RegisterThreshold)
+                               RegisterExecutor, RegisterMetric, RegisterSuite,
+                               RegisterThreshold)
 
 hookspec = pluggy.HookspecMarker("bench")
 
@@ -240,6 +241,29 @@ def bench_register_executors(register: RegisterExecutor) -> None:
     ``{"kind": "started", **bench.progress.started_event(cell)}`` when a cell starts and the
     events of :func:`bench.progress.running`'s sink while it runs.  An executor whose ``map``
     takes two arguments, ``map(fn, cells)``, gets a ``fn(cell)`` bound to the run's manager.
+    """
+
+
+@hookspec
+def bench_register_suites(register: RegisterSuite) -> None:
+    """Register named suites (``bench run --suite NAME``, listed by ``bench list suites``).
+
+    ``register(name, factory, **meta)``: ``factory(**params)`` returns a
+    :class:`bench.suites.Suite`, a grid declared as data: ``datasets`` (spec strings),
+    ``detectors`` (:class:`bench.suites.Member`: a detector spec and the seeds it runs), the
+    ``protocol`` every cell uses (``""``: each dataset's declared one) and, for a suite of
+    samples, ``samples=True`` with ``then=`` the command that runs the real thing.  bench's own
+    suites (``quick``, what a bare ``bench run`` runs; ``full``; ``nab``; ``tsb-ad``) are
+    registered the same way, in :mod:`bench.suites`.  Include ``random`` over seeds 0-9 and
+    ``constant`` (``bench.suites.CHANCE``): the paired chance test needs them.
+
+    Example::
+
+        @bench.hookimpl
+        def bench_register_suites(register):
+            from bench.suites import CHANCE, Member, Suite
+            register("mine", lambda: Suite("mine", "my data, two detectors", ("my-data",),
+                                           (Member("iforest"), Member("kde"), *CHANCE)))
     """
 
 

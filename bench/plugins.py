@@ -38,6 +38,7 @@ DEFAULT_PLUGINS: dict[str, str] = {
     "costs": "bench.costs",
     "thresholds": "bench.thresholds",
     "executors": "bench.executors",
+    "suites": "bench.suites",
     "iforest": "bench.detectors.iforest",
     "kde": "bench.detectors.kde",
     "autoencoders": "bench.detectors.autoencoders",
@@ -60,6 +61,7 @@ KINDS = {
     "metric": "bench_register_metrics",
     "cost": "bench_register_cost_models",
     "threshold": "bench_register_thresholds",
+    "suite": "bench_register_suites",
     "executor": "bench_register_executors",
 }
 

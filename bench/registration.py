@@ -89,6 +89,11 @@ class ExecutorMeta(_Common, total=False):
     isolates: bool
 
 
+class SuiteMeta(_Common, total=False):
+    """No keys beyond ``description`` and ``version`` (a suite's factory returns a
+    :class:`bench.suites.Suite`, which declares the rest)."""
+
+
 #: the TypedDict of each registry kind
 META: dict[str, type] = {
     "dataset": DatasetMeta,
@@ -97,6 +102,7 @@ META: dict[str, type] = {
     "cost": CostMeta,
     "threshold": ThresholdMeta,
     "executor": ExecutorMeta,
+    "suite": SuiteMeta,
 }
 
 
@@ -144,3 +150,8 @@ class RegisterThreshold(Protocol):
 class RegisterExecutor(Protocol):
     def __call__(self, name: str, factory: Callable[..., Any], /,
                  **meta: Unpack[ExecutorMeta]) -> None: ...
+
+
+class RegisterSuite(Protocol):
+    def __call__(self, name: str, factory: Callable[..., Any], /,
+                 **meta: Unpack[SuiteMeta]) -> None: ...

@@ -247,6 +247,25 @@ def test_lifecycle_hook_that_raises_does_not_stop_the_run(register_plugin, bench
     assert "plugin 'flaky' bench_cell_finished raised ConnectionError" in capsys.readouterr().err
 
 
+def test_hook_bench_register_suites(register_plugin, bench_manager, tmp_path):
+    from bench import suites
+
+    class Suites:
+        @bench.hookimpl
+        def bench_register_suites(register):
+            register("tiny-suite", lambda: suites.Suite(
+                "tiny-suite", "the tiny set, z-score over two seeds", (TINY,),
+                (suites.Member("zscore", (0, 1)),)))
+
+    register_plugin(Base, "base")
+    register_plugin(Suites, "suites-plugin")
+    assert bench_manager.get("suite", "tiny-suite").plugin == "suites-plugin"
+    record = api.run(suites.cells("tiny-suite", bench_manager), out=tmp_path,
+                     manager=bench_manager)
+    assert [(c["detector"], c["seed"], c["status"]) for c in record["cells"]] == \
+        [("zscore", 0, "ok"), ("zscore", 1, "ok")]
+
+
 def test_every_hook_has_a_test():
     hooks = [n for n, v in vars(hookspecs).items() if n.startswith("bench_")
              and inspect.isfunction(v)]
