@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import re
 import time
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from .errors import BenchError, checkpoint
 from .evaluation import failed_scores
 from .memory import PeakMemory
 from .params import jsonable
-from .protocols import is_semi_supervised
+from .tags import DetectorTags, detector_tags
 from .windows import Windowed, runs_of
 
 
@@ -25,20 +24,6 @@ def _standardise(s: Series, fit_rows: np.ndarray) -> np.ndarray:
     sd = fit_rows.std(axis=0, dtype=np.float64)
     sd[~(sd > 0)] = 1.0
     return ((s.values - mu) / sd).astype(np.float32)
-
-
-def _fit_kwargs(fit: Any, X_val: np.ndarray, seed: int) -> dict[str, Any]:
-    try:
-        params = inspect.signature(fit).parameters
-    except (TypeError, ValueError):
-        return {}
-    var_kw = any(p.kind == p.VAR_KEYWORD for p in params.values())
-    out: dict[str, Any] = {}
-    if "X_val" in params or var_kw:
-        out["X_val"] = X_val
-    if "seed" in params or var_kw:
-        out["seed"] = seed
-    return out
 
 
 def _check_scores(scores: Any, n: int, who: str) -> np.ndarray:
@@ -75,57 +60,45 @@ def train_rows(s: Series, protocol: Protocol, semi: bool = False) -> np.ndarray:
     """Mask of the rows a detector trains on, as its protocol says (:mod:`bench.protocols`):
     every row of the training range (unsupervised, labels unused), only its normal rows
     (semi-supervised: the labels pick them), every row of the series (tsb-ad; its ``tr_N``
-    prefix for a detector declaring ``supervision = "semi-supervised"``, ``semi=True``)."""
+    prefix for a detector whose tags declare ``supervision="semi-supervised"``, ``semi=True``)."""
     return protocol.profile.fit_mask(s, semi)
 
 
-def windows_itself(factory: Any) -> bool:
-    """True for a detector that windows its input itself (its factory takes ``window``)."""
-    try:
-        return "window" in inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        return False
+def validation_rows(s: Series, protocol: Protocol) -> slice | None:
+    """The rows a detector's ``fit`` gets as ``X_val`` (unlabelled, e.g. for early stopping):
+    the protocol's validation range, ``None`` when the protocol has none (``nab``, ``tsb-ad``:
+    every row after the fitted ones is scored, so none may steer the fit; a detector then stops
+    on a tail of its own training rows, as TSB-AD's LSTMAD does)."""
+    return protocol.profile.rows(s)["val"]
 
 
 def harness_window(factory: Any, protocol: Protocol, s: Series) -> int:
     """Rows per harness window for this detector on this series; 1 = rows as they are.
 
-    A detector that windows itself is never wrapped.  ``protocol.window`` set: that window;
-    unset: the detector's declared ``default_window`` class attribute on a univariate series
-    (iforest and kde declare 32, the autoencoders' window), else 1."""
-    if windows_itself(factory):
+    A detector that windows itself (its tags' ``windows_itself``) is never wrapped.
+    ``protocol.window`` set: that window; unset: its tags' ``default_window`` on a univariate
+    series (iforest and kde declare 32, the autoencoders' window), else 1."""
+    tags = detector_tags(factory)
+    if tags.windows_itself:
         return 1
     if protocol.window is not None:
         return protocol.window
-    default = int(getattr(factory, "default_window", 1) or 1)
-    return default if s.n_features == 1 else 1
-
-
-def takes_segments(factory: Any) -> bool:
-    """True when the detector's ``fit`` takes ``segments=[(start, stop), ...]``: the contiguous
-    runs of the rows it is given, inside which its windows must stay."""
-    try:
-        return "segments" in inspect.signature(factory.fit).parameters
-    except (AttributeError, TypeError, ValueError):
-        return False
+    return tags.default_window if s.n_features == 1 else 1
 
 
 def takes_series(factory: Any) -> bool:
-    """True when the detector's ``fit`` takes ``series=NAME`` (the series' name), as the
-    ``scores`` detector's does to find its stored scores."""
-    try:
-        return "series" in inspect.signature(factory.fit).parameters
-    except (AttributeError, TypeError, ValueError):
-        return False
+    """True when the detector's tags say its ``fit`` takes ``series=NAME`` (the series' name),
+    as the ``scores`` detector's does to find its stored scores."""
+    return detector_tags(factory).fit_series
 
 
-def _fit_rows(factory: Any, s: Series, mask: np.ndarray) -> tuple[np.ndarray, list, str]:
+def _fit_rows(tags: DetectorTags, s: Series, mask: np.ndarray) -> tuple[np.ndarray, list, str]:
     """(training mask, contiguous runs of it, note) for a detector that windows itself: under a
     mask with gaps (semi-supervised rows removed) it gets only the longest contiguous run, since
     a single ``fit(X)`` would splice its windows across the removed rows; the note says so.  A
-    detector whose ``fit`` takes ``segments`` gets every run, with their bounds."""
+    detector whose ``fit`` takes ``segments`` (``fit_segments``) gets every run, with bounds."""
     runs = runs_of(mask)
-    if len(runs) <= 1 or not windows_itself(factory) or takes_segments(factory):
+    if len(runs) <= 1 or not tags.windows_itself or tags.fit_segments:
         return mask, runs, ""
     a, b = max(runs, key=lambda r: r[1] - r[0])
     kept = np.zeros_like(mask)
@@ -158,12 +131,13 @@ def prepare(factory: Any, s: Series, cell: Cell) -> tuple[np.ndarray, np.ndarray
     (standardised with the statistics of the rows it fits, unless the protocol says not to), the
     mask of those rows, their contiguous runs and how the protocol was applied (see
     :func:`_fit_rows`).  A series with no row to fit is a :class:`CellError`."""
-    mask = train_rows(s, cell.protocol, is_semi_supervised(factory))
+    tags = detector_tags(factory)
+    mask = train_rows(s, cell.protocol, tags.semi_supervised)
     if not mask.any():
         raise CellError(f"series '{s.name}': no training rows to fit on "
                         f"(train range {s.split.ranges(len(s))['train'].stop} steps, protocol "
                         f"{cell.protocol.name or 'unsupervised'})")
-    mask, runs, note = _fit_rows(factory, s, mask)
+    mask, runs, note = _fit_rows(tags, s, mask)
     X = _standardise(s, s.values[mask]) if cell.protocol.standardize else s.values
     return X, mask, runs, note
 
@@ -175,16 +149,19 @@ def fit_and_score(factory: Any, params: dict[str, Any], s: Series, cell: Cell,
     r = s.split.ranges(len(s))
     X, train_mask, runs, note = prepare(factory, s, cell)
     detector = construct(factory, params, who)
-    kwargs = _fit_kwargs(detector.fit, X[r["val"]], cell.seed)
+    # the fit keywords are those of the built detector (a factory function shows none)
+    tags = detector_tags(detector)
+    val = validation_rows(s, cell.protocol)
+    kwargs = tags.fit_kwargs(X_val=None if val is None else X[val], seed=cell.seed)
     window = harness_window(factory, cell.protocol, s)
     offsets = np.cumsum([0] + [b - a for a, b in runs])
     segments = [(int(o), int(o + b - a)) for o, (a, b) in zip(offsets, runs)]
     if window > 1:  # windows of the fitted rows never cross a removed row
         detector = Windowed(detector, window)
         kwargs["segments"] = segments
-    elif takes_segments(factory):
+    elif tags.fit_segments:
         kwargs["segments"] = segments
-    if takes_series(factory):  # a detector that replays stored scores (scores) needs the name
+    if tags.fit_series:  # a detector that replays stored scores (scores) needs the name
         kwargs["series"] = s.name
     t0 = time.perf_counter()
     fitted = call(who, f"fit() on series '{s.name}'", detector.fit, X[train_mask], **kwargs)

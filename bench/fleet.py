@@ -13,14 +13,9 @@ import numpy as np
 
 from .cell import Cell, CellError
 from .data import Dataset
-from .fitting import _check_scores, call, construct, prepare
+from .fitting import _check_scores, call, construct, prepare, validation_rows
 from .memory import PeakMemory
-
-
-def tags(factory: Any) -> dict[str, Any]:
-    """A detector factory's declared capabilities (``__bench_tags__``; {} when none)."""
-    got = getattr(factory, "__bench_tags__", None)
-    return dict(got) if isinstance(got, dict) else {}
+from .tags import detector_tags
 
 
 #: ``BENCH_NO_FLEET=1``: every detector runs one series at a time (to compare, or to bound memory)
@@ -28,24 +23,25 @@ NO_FLEET_ENV = "BENCH_NO_FLEET"
 
 
 def can_fleet(factory: Any) -> bool:
-    """The factory declares ``{"fleet": True}`` and has ``fit_fleet`` and ``score_fleet``, and
-    :data:`NO_FLEET_ENV` is not set."""
+    """The factory's tags declare ``fleet=True`` (:class:`bench.DetectorTags`), it has
+    ``fit_fleet`` and ``score_fleet``, and :data:`NO_FLEET_ENV` is not set."""
     if os.environ.get(NO_FLEET_ENV, "").strip() not in ("", "0"):
         return False
-    return bool(tags(factory).get("fleet")) and all(
+    return detector_tags(factory).fleet and all(
         callable(getattr(factory, name, None)) for name in ("fit_fleet", "score_fleet"))
 
 
 def _inputs(factory: Any, ds: Dataset, cell: Cell) -> tuple[list, list, list, list]:
-    """Per series: standardised values, training rows and validation rows, as the per-series
-    path (:func:`bench.fitting.fit_and_score`) gives them to ``fit``; and its protocol notes."""
+    """Per series: standardised values, training rows and validation rows (``None`` under a
+    protocol without a validation range), as the per-series path
+    (:func:`bench.fitting.fit_and_score`) gives them to ``fit``; and its protocol notes."""
     full, train, val, notes = [], [], [], []
     for s in ds:
-        r = s.split.ranges(len(s))
         X, mask, _, note = prepare(factory, s, cell)
+        rows = validation_rows(s, cell.protocol)
         full.append(X)
         train.append(X[mask])
-        val.append(X[r["val"]])
+        val.append(None if rows is None else X[rows])
         notes += [note] if note else []
     return full, train, val, notes
 

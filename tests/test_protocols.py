@@ -51,12 +51,38 @@ class SegmentSpy(WindowSpy):
         return self
 
 
+class ValSpy(RowSpy):
+    """Records the ``X_val`` its ``fit`` gets (first column: row indices, or None)."""
+
+    __bench_tags__ = bench.DetectorTags(fit_val=True, fit_seed=True)
+    vals: list = []
+
+    def fit(self, X, *, X_val=None, seed=0):
+        ValSpy.vals.append(None if X_val is None else X_val[:, 0].astype(int).tolist())
+        return self
+
+
+class FleetValSpy(ValSpy):
+    """The same through the fleet path: records each series' ``X_vals`` entry."""
+
+    __bench_tags__ = bench.DetectorTags(fleet=True, fit_val=True, fit_seed=True)
+
+    def fit_fleet(self, Xs, *, X_vals, seeds):
+        self.members_ = [ValSpy().fit(X, X_val=v, seed=s) for X, v, s in zip(Xs, X_vals, seeds)]
+        return self
+
+    def score_fleet(self, Xs):
+        return [m.score(X) for m, X in zip(self.members_, Xs)]
+
+
 class Plugin:
     @bench.hookimpl
     def bench_register_detectors(self, register):
         register("rowspy", RowSpy)
         register("winspy", WindowSpy)
         register("segspy", SegmentSpy)
+        register("valspy", ValSpy)
+        register("fleetvalspy", FleetValSpy)
 
     @bench.hookimpl
     def bench_register_datasets(self, register):
@@ -92,6 +118,27 @@ def test_semi_supervised_drops_the_anomalous_training_rows(manager):
     assert cell["protocol"]["name"] == "semi-supervised"
     rows = RowSpy.seen[0][:, 0].astype(int)
     assert len(rows) == 140 and not set(rows) & {*range(40, 45), *range(100, 105)}
+
+
+@pytest.mark.parametrize("detector", ["valspy", "fleetvalspy"])
+def test_x_val_is_the_protocols_validation_range_and_none_without_one(manager, detector):
+    """No look-ahead in early stopping: under nab (probation fitted, every later row scored)
+    and tsb-ad (every row scored) ``fit`` gets no ``X_val``; under bench's split it gets the
+    validation range.  Before, it got the dataset's validation rows under every protocol."""
+    def vals(protocol):
+        ValSpy.vals.clear()
+        cells = api.plan(["indexed:n_series=2"], [detector], thresholds=["best_f1"],
+                         metrics=["f1"], protocol=Protocol(protocol, standardize=False, window=1),
+                         manager=manager)
+        cell = api.run(cells, out=None, manager=manager)["cells"][0]
+        assert cell["status"] == "ok", cell.get("error")
+        assert bool(cell.get("fleet")) == (detector == "fleetvalspy")
+        return list(ValSpy.vals)
+
+    assert vals("unsupervised") == [list(range(150, 225))] * 2
+    assert vals("semi-supervised") == [list(range(150, 225))] * 2
+    assert vals("nab") == [None, None]
+    assert vals("tsb-ad") == [None, None]
 
 
 def test_train_on_stays_an_alias():
