@@ -17,6 +17,11 @@ redirect a write.  The loaders use a cache folder only when it is complete (:fun
 A source without a published checksum (loghub's zenodo archive) is trusted on first download:
 its SHA-256 is recorded in ``NAME/.sha256.json`` and checked on every later fetch.
 
+Sizes are limited (issue 22): a download stops as soon as it passes the size the manifest lists
+for the file (or :data:`MAX_DOWNLOAD_BYTES` when none is listed), and an archive is unpacked only
+when the sizes its members declare add up to at most :data:`MAX_UNPACK_BYTES` (env
+``BENCH_FETCH_MAX_BYTES`` / ``BENCH_FETCH_MAX_UNPACK_BYTES`` raise them).
+
 ``--mirror URL`` (or ``BENCH_FETCH_MIRROR``) downloads ``URL/<mirror_dir>/<path>`` instead of the
 upstream URL, e.g. from a local copy of the shared data folder served over HTTP.
 """
@@ -54,6 +59,55 @@ NOT_FETCHABLE = {
             "`bench fetch hdfs-v1` downloads the full log",
     "hpc": "the HPC data ships with bench",
 }
+
+
+#: a download with no size in the manifest stops past this many bytes
+MAX_DOWNLOAD_BYTES = 4 * 2**30
+#: an archive whose members declare more bytes than this in all is not unpacked
+MAX_UNPACK_BYTES = 16 * 2**30
+#: nor one with more members than this
+MAX_UNPACK_MEMBERS = 200_000
+
+
+def _limit(env: str, default: int) -> int:
+    text = os.environ.get(env, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise BenchError(f"{env}={text!r}: write a number of bytes, e.g. {default}") from None
+    if value <= 0:
+        raise BenchError(f"{env}={text!r}: must be a positive number of bytes")
+    return value
+
+
+class _SizeGuard:
+    """A pooch progress bar that stops a download (raises) once it passes ``limit`` bytes."""
+
+    def __init__(self, url: str, limit: int, listed: bool):
+        self.url, self.limit, self.listed, self.n, self.total = url, limit, listed, 0, None
+
+    #: pooch counts whole chunks (1 KiB), so the last one may overshoot a little
+    SLACK = 2**20
+
+    def update(self, n: int) -> None:
+        self.n += n
+        if self.n > self.limit + self.SLACK:
+            why = ("the size the manifest lists for it" if self.listed else
+                   "the limit for a file of unknown size (env BENCH_FETCH_MAX_BYTES)")
+            raise _TooBig(f"bench fetch: {self.url}: more than {self.limit} bytes arrived, "
+                          f"{why}; the download was stopped and nothing was kept")
+
+    def reset(self) -> None:
+        self.n = 0
+
+    def close(self) -> None:
+        pass
+
+
+class _TooBig(Exception):
+    pass
 
 
 def cache_dir() -> Path:
@@ -177,17 +231,23 @@ def _pooch_error(url: str, exc: Exception) -> BenchError:
     return BenchError(f"bench fetch: {url}: {text}")
 
 
-def download(url: str, dest: Path, expected: str | None, timeout: float = 60.0) -> str:
-    """Download ``url`` to ``dest`` with pooch, checking ``expected`` (SHA-256 hex) when given;
+def download(url: str, dest: Path, expected: str | None, timeout: float = 60.0,
+             size: int | None = None) -> str:
+    """Download ``url`` to ``dest`` with pooch, checking ``expected`` (SHA-256 hex) when given
+    and stopping once more than ``size`` bytes (else :data:`MAX_DOWNLOAD_BYTES`) arrived;
     return the file's SHA-256.  ``dest`` must lie in a folder this process created (the staging
     folder): pooch writes a temporary file beside it and renames it into place."""
     import pooch
 
     pooch.get_logger().setLevel("WARNING")
+    guard = _SizeGuard(url, size if size else _limit("BENCH_FETCH_MAX_BYTES",
+                                                     MAX_DOWNLOAD_BYTES), bool(size))
     try:
         pooch.retrieve(url, known_hash=f"sha256:{expected}" if expected else None,
                        fname=dest.name, path=dest.parent,
-                       downloader=pooch.HTTPDownloader(progressbar=False, timeout=timeout))
+                       downloader=pooch.HTTPDownloader(progressbar=guard, timeout=timeout))
+    except _TooBig as exc:
+        raise BenchError(str(exc)) from None
     except Exception as exc:  # requests' errors, pooch's ValueError for a hash mismatch
         raise _pooch_error(url, exc) from None
     return expected or sha256_file(dest)
@@ -308,7 +368,7 @@ def fetch(name: str, *, root: Path | None = None, mirror: str | None = None, for
                 hashes[f.path] = expected[f.path] or ""
             else:
                 hashes[f.path] = download(src.url(f, mirror), stage / f.path, expected[f.path],
-                                          timeout)
+                                          timeout, f.size)
             if not f.sha256 and f.path not in tofu:
                 tofu[f.path] = hashes[f.path]
                 click.echo(f"fetch {src.name}: {f.path} has no published checksum; recorded "
@@ -329,6 +389,14 @@ def fetch(name: str, *, root: Path | None = None, mirror: str | None = None, for
 def _unpack(archive: Path, folder: Path) -> None:
     try:
         with zipfile.ZipFile(archive) as z:
+            infos = z.infolist()
+            total, limit = sum(i.file_size for i in infos), _limit(
+                "BENCH_FETCH_MAX_UNPACK_BYTES", MAX_UNPACK_BYTES)
+            if total > limit or len(infos) > MAX_UNPACK_MEMBERS:
+                raise BenchError(f"bench fetch: {archive.name}: {len(infos)} members declaring "
+                                 f"{total} bytes in all, over the limit of {limit} bytes and "
+                                 f"{MAX_UNPACK_MEMBERS} members (env "
+                                 f"BENCH_FETCH_MAX_UNPACK_BYTES); not unpacked, nothing kept")
             for m in z.namelist():
                 target = (folder / m).resolve()
                 if not target.is_relative_to(folder.resolve()):

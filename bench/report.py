@@ -172,11 +172,14 @@ def _load_dataset(manager: Manager, cell: dict[str, Any]):
         return None
 
 
-def _load_scores(cell: dict[str, Any], ds: Any):
+def _load_scores(cell: dict[str, Any], ds: Any, store_dir: Path | None):
+    """The cell's stored scores, read only from the record's own store (``store_dir``) under
+    the cell's fit key: never from the path a record names (a record from elsewhere could name
+    any file), and never when the record says nothing was stored."""
     from . import store
 
-    path = cell.get("scores_file")
-    if not path or not Path(path).exists():
+    path = store.path_in(store_dir, cell.get("fit_key")) if store_dir is not None else None
+    if path is None or not cell.get("scores_file"):
         return None
     stored, _ = store.load_file(path, {s.name: len(s) for s in ds}, cell.get("fit_key"))
     return stored
@@ -223,7 +226,7 @@ def _cost_ratio_or_none(s: Any, scores: np.ndarray) -> dict[str, Any] | None:
 
 
 def cell_view(cell: dict[str, Any], i: int, manager: Manager, values: _Values,
-              max_points: int) -> dict[str, Any]:
+              max_points: int, store_dir: Path | None = None) -> dict[str, Any]:
     """What the page shows of one cell: title, status, facts and, where its scores and dataset
     can be loaded, every series' plot data."""
     view: dict[str, Any] = {
@@ -242,7 +245,7 @@ def cell_view(cell: dict[str, Any], i: int, manager: Manager, values: _Values,
         ("peak memory", f"{cell.get('peak_mem_mb')} MB"),
         ("device", str(cell.get("device") or ""))]
     ds = _load_dataset(manager, cell)
-    stored = _load_scores(cell, ds) if ds is not None else None
+    stored = _load_scores(cell, ds, store_dir) if ds is not None else None
     if ds is None or stored is None:
         view["note"] = ("no plots: the stored scores or the dataset could not be loaded again "
                         "(run with --out to keep scores; the dataset must be unchanged)")
@@ -337,11 +340,15 @@ def _environment():
 
 
 def render(record: dict[str, Any], manager: Manager | None = None,
-           max_points: int = MAX_POINTS) -> str:
-    """The report page of ``record`` (a run record as loaded by :func:`bench.records.load`)."""
+           max_points: int = MAX_POINTS, store_dir: str | Path | None = None) -> str:
+    """The report page of ``record`` (a run record as loaded by :func:`bench.records.load`);
+    plots read scores from ``store_dir`` (the record's own store, ``scores/`` beside it; None:
+    no plots)."""
     manager = manager or get_manager()
     values = _Values(max_points)
-    cells = [cell_view(c, i, manager, values, max_points) for i, c in enumerate(record["cells"])]
+    store_dir = Path(store_dir) if store_dir is not None else None
+    cells = [cell_view(c, i, manager, values, max_points, store_dir)
+             for i, c in enumerate(record["cells"])]
     env = record.get("environment") or {}
     run = {"id": str(record.get("run_id", "")), "created": str(record.get("created", "")),
            "bench": str(record.get("bench_version", "")),
@@ -359,7 +366,8 @@ def write(record_path: str | Path, out: str | Path, manager: Manager | None = No
           max_points: int = MAX_POINTS) -> Path:
     """Render the record at ``record_path`` into the HTML file ``out`` (written atomically)."""
     record = records.load(record_path)
-    text = render(record, manager, max_points)
+    rp = Path(record_path)
+    text = render(record, manager, max_points, (rp if rp.is_dir() else rp.parent) / "scores")
     out = Path(out)
     records.write_atomic(out, text)
     return out

@@ -244,15 +244,17 @@ def fit_or_reuse(r: Resolved, res: CellResult) -> dict[str, Any]:
     if cached is None:
         scores, explain, info = _fit_all(r.detector.factory, r.params, ds, cell,
                                          r.detector.plugin)
-        if cell.store:
-            store.save(cell.store, res.fit_key, store.Stored(scores, explain, info))
+        if cell.store:  # a score file that cannot be written is a warning (issue 22)
+            unsaved = store.save_or_warn(cell.store, res.fit_key,
+                                         store.Stored(scores, explain, info))
+            res.store_note = "; ".join(n for n in (res.store_note, unsaved) if n)
     else:
         scores, info = cached.scores, cached.info
     res.reused = cached is not None
     _take_info(res, info)
     if r.compute_models:
         res.compute = {name: m(res) for name, m in r.compute_models.items()}
-    if cell.store:
+    if cell.store and store.path_for(cell.store, res.fit_key).is_file():
         res.scores_file = str(store.path_for(cell.store, res.fit_key))
     return scores
 

@@ -36,7 +36,7 @@ from typing import Any
 
 import pluggy
 
-from . import chance_test, checks, progress, records
+from . import chance_test, checks, progress, records, store
 from ._procworker import failed_by
 from .cell import Cell
 from .errors import BenchError, Interrupted, checkpoint, clear_stop, request_stop
@@ -132,6 +132,7 @@ class Session:
         self._defer = False
         self._pending: int | None = None
         self._stopped = threading.Event()
+        self._unsaved = False
 
     # -------------------------------------------------------------- events
     def listen(self, obj: Any) -> None:
@@ -240,6 +241,8 @@ class Session:
         A loader that breaks in any other way is left to fail its own cells."""
         if self.out is not None:
             checks.output_dir(self.out, "--out")
+            for d in (self.out, self.out / "scores"):  # what a killed writer left
+                store.sweep_tmp(d)
         if not self._isolates():
             load_datasets(self.cells, self.manager)
 
@@ -258,8 +261,19 @@ class Session:
         return ex.map(functools.partial(run_one, manager=self.manager), self.cells)
 
     def _save(self) -> None:
-        if self.path is not None:
+        """Write the record; a failure (a full disk) is one :class:`BenchError`, raised once:
+        the record file keeps its previous whole version (the write is atomic) and the scores
+        of finished cells stay in the store, so a rerun resumes."""
+        if self.path is None or self._unsaved:
+            return
+        try:
             records.save(self.record, self.path)
+        except OSError as exc:
+            self._unsaved = True
+            raise BenchError(f"cannot write the run record {self.path}: "
+                             f"{exc.strerror or type(exc).__name__}; free space (or pass --out "
+                             f"elsewhere) and rerun the same command: finished cells' scores "
+                             f"are in {self.out / 'scores'} and are reused") from None
 
     def _add(self, result: CellResult) -> None:
         with self._deferred():

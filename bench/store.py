@@ -9,6 +9,13 @@ threshold strategy re-evaluates stored scores without refitting.
 A stored file is verified before it is reused: it must name the same fit key, hold exactly the
 dataset's series with their lengths, finite scores, and match the checksum written with it.
 Anything else means "refit", never "reuse" and never "fail": :func:`load` returns why.
+
+Hardening (issue 22): a file is read only when it is a regular file (a FIFO at a score path does
+not block), and only after the sizes its zip directory declares are checked against what the
+dataset's series can need (a 1.5 MB file that would decompress to 1.6 GB is refused before
+anything is decompressed); a fit key is a hex digest, so no key can reach outside its store
+(:func:`path_in`); a score file that cannot be written is a warning and the fitted result is
+kept (:func:`save_or_warn`); temporary files a killed writer left are swept (:func:`sweep_tmp`).
 """
 
 from __future__ import annotations
@@ -16,7 +23,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import sys
 import tempfile
+import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +36,16 @@ import numpy as np
 
 #: version of the file layout; files of another layout are refitted
 FORMAT = 2
+#: what a fit key looks like (a hex digest): nothing else names a file in a store
+FIT_KEY = re.compile(r"[0-9a-f]{8,64}")
+#: bytes of an .npy header beyond the array's data (numpy pads headers to 64 bytes; 4 KiB spare)
+NPY_HEADER_MAX = 4096
+#: the header and meta members of a score file are small JSON texts
+JSON_MEMBER_MAX = 16 * 2**20
+#: explanations hold at most this many values per row (features)
+EXPLAIN_FEATURES_MAX = 100_000
+#: temporary files older than this (seconds) were left by a killed writer
+TMP_STALE_S = 900.0
 
 
 @dataclass
@@ -46,6 +67,72 @@ def evaluation_key(versions: dict[str, Any]) -> str:
 
 def path_for(store: str | Path, fit_key: str) -> Path:
     return Path(store) / f"{fit_key}.npz"
+
+
+def path_in(store: str | Path, fit_key: Any) -> Path | None:
+    """The score file of ``fit_key`` in ``store``, or None when ``fit_key`` is not a fit key (a
+    record's key such as ``../../x`` can name no file outside the store)."""
+    if not isinstance(fit_key, str) or not FIT_KEY.fullmatch(fit_key):
+        return None
+    return path_for(store, fit_key)
+
+
+def save_or_warn(store: str | Path, fit_key: str, stored: Stored) -> str:
+    """:func:`save`, where a failure to write (a full disk, a read-only store) is a warning: ""
+    when saved, else one line (also printed to stderr) saying that the scores were not stored;
+    the fitted result stands and a rerun refits."""
+    try:
+        save(store, fit_key, stored)
+        return ""
+    except OSError as exc:
+        note = (f"scores not stored in {store} ({exc.strerror or type(exc).__name__}); the "
+                f"result is kept, a rerun refits this cell")
+        print(f"bench: warning: {note}", file=sys.stderr)
+        return note
+
+
+def sweep_tmp(directory: str | Path, older_than_s: float = TMP_STALE_S) -> int:
+    """Remove the ``.*.tmp`` files (score files and records being written) a killed writer left
+    in ``directory`` more than ``older_than_s`` seconds ago; how many.  Files being written now by
+    another run are younger and kept."""
+    now, n = time.time(), 0
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return 0
+    for e in entries:
+        if not (e.name.startswith(".") and e.name.endswith(".tmp")):
+            continue
+        try:
+            if e.is_file(follow_symlinks=False) and now - e.stat(
+                    follow_symlinks=False).st_mtime > older_than_s:
+                os.unlink(e.path)
+                n += 1
+        except OSError:
+            continue
+    return n
+
+
+def _member_limit(name: str, lengths: dict[str, int]) -> int | None:
+    """The most bytes member ``name`` of a score file may decompress to; None: not read."""
+    if name in ("header.npy", "meta.npy"):
+        return JSON_MEMBER_MAX
+    for prefix, width in (("scores/", 8), ("explain/", 4 * EXPLAIN_FEATURES_MAX)):
+        if name.startswith(prefix) and name.endswith(".npy"):
+            series = name[len(prefix):-4]
+            return lengths.get(series, 0) * width + NPY_HEADER_MAX
+    return None
+
+
+def _check_sizes(path: Path, lengths: dict[str, int]) -> str:
+    """Why the zip directory of ``path`` declares more than its series can need ("" if not)."""
+    with zipfile.ZipFile(path) as z:
+        for info in z.infolist():
+            limit = _member_limit(info.filename, lengths)
+            if limit is not None and info.file_size > limit:
+                return (f"member {info.filename} would decompress to {info.file_size} bytes, "
+                        f"more than the {limit} its series can need")
+    return ""
 
 
 def _checksum(scores: dict[str, np.ndarray]) -> str:
@@ -98,7 +185,12 @@ def load_file(path: str | Path, lengths: dict[str, int],
     path = Path(path)
     if not path.exists():
         return None, ""
+    if not path.is_file():  # a FIFO or a device would block or never end
+        return None, f"{path.name} is not a regular file"
     try:
+        too_big = _check_sizes(path, lengths)
+        if too_big:
+            return None, f"{path.name}: {too_big}"
         with np.load(path, allow_pickle=False) as z:
             if "header" not in z.files:
                 return None, f"{path.name} has no header (an older or foreign file)"

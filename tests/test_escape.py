@@ -88,11 +88,11 @@ def hostile_record(tmp_path_factory):
     cells = api.plan(["hostile"], ["zscore_ok", "fails_hostile"], manager=m)
     api.run(cells, out=out, manager=m)
     (path,) = out.glob("*.json")
-    return load(path), m
+    return load(path), m, out
 
 
 def test_latex_output_has_no_line_the_record_wrote(hostile_record):
-    record, m = hostile_record
+    record, m, _ = hostile_record
     for fmt in ("latex", "latex_booktabs", "latex_raw", "latex_longtable"):
         text = render(record, fmt, manager=m)
         for line in text.splitlines():
@@ -105,7 +105,7 @@ def test_latex_output_has_no_line_the_record_wrote(hostile_record):
 
 
 def test_markdown_output_rows_and_headings_stay_put(hostile_record):
-    record, m = hostile_record
+    record, m, _ = hostile_record
     text = render(record, "github", manager=m)
     headings = [line for line in text.splitlines() if line.startswith("### ")]
     assert headings and all("input" in h for h in headings[:1])
@@ -119,7 +119,7 @@ def test_markdown_output_rows_and_headings_stay_put(hostile_record):
 
 
 def test_csv_output_has_no_formula_cell(hostile_record):
-    record, m = hostile_record
+    record, m, _ = hostile_record
     rows = list(csv.reader(io.StringIO(render(record, "csv", manager=m))))
     cells = [c for row in rows for c in row]
     assert not [c for c in cells if c[:1] in ("=", "+", "@")], cells
@@ -128,7 +128,7 @@ def test_csv_output_has_no_formula_cell(hostile_record):
 
 def test_csv_output_of_a_tampered_record(hostile_record, tmp_path):
     """A record from elsewhere whose dataset and detector names are formulas."""
-    record, m = hostile_record
+    record, m, _ = hostile_record
     data = record.to_json()
     for c in data["cells"]:
         c["dataset"] = "=HYPERLINK(\"http://e\",\"x\")"
@@ -143,7 +143,7 @@ def test_csv_output_of_a_tampered_record(hostile_record, tmp_path):
 
 
 def test_html_and_wiki_outputs(hostile_record):
-    record, m = hostile_record
+    record, m, _ = hostile_record
     text = render(record, "html", manager=m)
     assert "<a href" not in text and "&lt;a href" in text
     wiki = render(record, "mediawiki", manager=m)
@@ -156,8 +156,8 @@ def test_report_plot_labels_render_no_html(hostile_record):
     gets from a record is escaped (the page's other text is escaped by Jinja)."""
     from bench import report
 
-    record, m = hostile_record
-    page = report.render(record.to_json() if hasattr(record, "to_json") else record, m)
+    record, m, record_dir = hostile_record
+    page = report.render(record, m, store_dir=record_dir / "scores")
     start = page.index('id="bench-data"')
     data = json.loads(page[page.index(">", start) + 1:page.index("</script>", start)])
     series = [s for c in data["cells"].values() for s in c]

@@ -4,6 +4,7 @@ HTTP server on 127.0.0.1 (nothing here reaches the internet)."""
 from __future__ import annotations
 
 import functools
+import os
 import http.server
 import shutil
 import sys
@@ -265,3 +266,42 @@ def test_staging_left_by_a_killed_fetch_is_swept_later(serve, cache, tmp_path):
     with pytest.raises(bench.BenchError, match="HTTP 404"):
         fetch.fetch("smap", mirror=server.url, quiet=True)
     assert sorted(p.name for p in cache.iterdir()) == [".smap.partial-running"]
+
+
+# ----------------------------------------------------------------------------- issue 22: sizes
+
+
+def test_a_download_past_its_size_limit_is_stopped_and_nothing_kept(serve, cache, tmp_path,
+                                                                   monkeypatch):
+    """hdfs-v1 lists no size: a file of unknown size stops at BENCH_FETCH_MAX_BYTES (plus the
+    1 MiB a chunked download may overshoot by)."""
+    mirror = tmp_path / "mirror" / "hdfs-v1"
+    mirror.mkdir(parents=True)
+    (mirror / "HDFS_v1.zip").write_bytes(os.urandom(3 * 2**20))
+    server = serve(tmp_path / "mirror")
+    monkeypatch.setenv("BENCH_FETCH_MAX_BYTES", "1000")
+    with pytest.raises(bench.BenchError) as exc:
+        fetch.fetch("hdfs-v1", mirror=server.url, quiet=True)
+    msg = str(exc.value)
+    assert "more than 1000 bytes arrived" in msg and "BENCH_FETCH_MAX_BYTES" in msg
+    assert "\n" not in msg
+    assert not list(Path(cache).glob("hdfs-v1*")) and not list(Path(cache).glob(".hdfs-v1*"))
+    monkeypatch.setenv("BENCH_FETCH_MAX_BYTES", "-1")
+    with pytest.raises(bench.BenchError, match="BENCH_FETCH_MAX_BYTES=.-1.: must be a positive"):
+        fetch.fetch("hdfs-v1", mirror=server.url, quiet=True)
+
+
+def test_a_zip_bomb_is_not_unpacked(serve, cache, tmp_path, monkeypatch):
+    """A 60 MB member that compresses to about 60 kB: refused from the sizes the archive
+    declares, before anything is written."""
+    mirror = tmp_path / "mirror" / "hdfs-v1"
+    mirror.mkdir(parents=True)
+    with zipfile.ZipFile(mirror / "HDFS_v1.zip", "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("HDFS.log", b"\0" * (60 * 2**20))
+    assert (mirror / "HDFS_v1.zip").stat().st_size < 2**20
+    server = serve(tmp_path / "mirror")
+    monkeypatch.setenv("BENCH_FETCH_MAX_UNPACK_BYTES", str(10 * 2**20))
+    with pytest.raises(bench.BenchError, match=r"HDFS_v1.zip: 1 members declaring 62914560 "
+                                               r"bytes in all, over the limit"):
+        fetch.fetch("hdfs-v1", mirror=server.url, quiet=True)
+    assert not list(Path(cache).glob("hdfs-v1*"))

@@ -255,3 +255,120 @@ def test_kde_bandwidth_zero_is_rejected_not_recorded_as_zero_while_scott_is_used
     bad, scott = api.run(cells, out=None, manager=m).cells
     assert bad.status == "error" and "kde: bandwidth must be > 0, got 0.0" in bad.error
     assert scott.status == "ok" and scott.params["bandwidth"] is None
+
+
+# ----------------------------------------------------------------------------- issue 22: storage
+
+import json  # noqa: E402
+import os  # noqa: E402
+import resource  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import zipfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from bench import api, report, store  # noqa: E402
+
+
+def _file_limit(n_bytes):
+    def limit():  # in the child: writes past n_bytes fail with EFBIG, as on a full disk
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (n_bytes, n_bytes))
+    return limit
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("limit", [3000, 12_000])
+def test_a_full_disk_during_the_record_write_is_one_line_and_loses_nothing(tmp_path, limit):
+    out = tmp_path / "out"
+    p = subprocess.run([sys.executable, "-m", "bench.cli", "run", "-d",
+                        "synthetic:n_series=1,length=600", "-m", "iforest", "-m", "kde",
+                        "-m", "random", "--out", str(out), "-q"],
+                       capture_output=True, text=True, preexec_fn=_file_limit(limit), timeout=300)
+    assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr[-2000:]
+    last = p.stderr.strip().splitlines()[-1]
+    assert last.startswith("bench: error: cannot write the run record ") and \
+        "File too large" in last and "rerun the same command" in last, last
+    assert not list(out.rglob("*.tmp"))
+    for rec in out.glob("*.json"):  # whatever was written is whole
+        assert json.loads(rec.read_text())["cells"]
+
+
+def test_a_score_file_that_cannot_be_written_is_a_warning(tmp_path, capsys):
+    (tmp_path / "scores").write_text("not a folder")  # the store cannot be created
+    cells = api.plan(["synthetic:n_series=1,length=600"], ["random"])
+    rec = api.run(cells, out=tmp_path)
+    (cell,) = rec.cells
+    assert cell.status == "ok" and not cell.scores_file
+    assert "scores not stored in" in cell.store_note and "result is kept" in cell.store_note
+    assert "bench: warning: scores not stored" in capsys.readouterr().err
+
+
+def _run_once(out):
+    cells = api.plan(["synthetic:n_series=1,length=600"], ["random"])
+    return api.run(cells, out=out)
+
+
+def test_a_fifo_at_a_score_path_does_not_hang_run_or_report(tmp_path):
+    rec = _run_once(tmp_path)
+    (cell,) = rec.cells
+    path = Path(cell.scores_file)
+    path.unlink()
+    os.mkfifo(path)
+    signal.alarm(60)  # a hang fails the test instead of blocking the suite
+    try:
+        (again,) = _run_once(tmp_path).cells
+        assert again.status == "ok" and not again.reused
+        assert "is not a regular file" in again.store_note
+        path.unlink()
+        os.mkfifo(path)
+        (record,) = sorted(tmp_path.glob("*.json"))[-1:]
+        page = report.write(record, tmp_path / "r.html")
+        assert "no plots" in page.read_text()
+    finally:
+        signal.alarm(0)
+
+
+def test_score_files_are_read_only_from_the_records_store_by_fit_key(tmp_path):
+    rec = _run_once(tmp_path / "a")
+    (cell,) = rec.cells
+    assert store.path_in(tmp_path / "a" / "scores", cell.fit_key) == Path(cell.scores_file)
+    for bad in ("../../etc/passwd", "/etc/passwd", "ABC", "", None, "0" * 65, "abc/../def0123"):
+        assert store.path_in(tmp_path, bad) is None, bad
+    # a record whose scores_file names another store's file gets no plots from it
+    (path,) = (tmp_path / "a").glob("*.json")
+    data = json.loads(path.read_text())
+    data["cells"][0]["fit_key"] = "../" * 6 + "etc/passwd"
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "r.json").write_text(json.dumps(data))
+    page = report.write(tmp_path / "b" / "r.json", tmp_path / "r.html").read_text()
+    assert "no plots" in page
+
+
+def test_a_score_file_that_would_decompress_too_far_is_refused_before_reading(tmp_path):
+    """About 60 kB on disk, 60 MB once decompressed, for a series of 600 rows (4.8 kB)."""
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        with z.open("scores/s0.npy", "w", force_zip64=True) as f:
+            np.lib.format.write_array(f, np.zeros(60 * 2**20 // 8))
+        z.writestr("header.npy", b"")
+    assert path.stat().st_size < 200_000
+    t0 = time.perf_counter()
+    stored, why = store.load_file(path, {"s0": 600}, "0" * 24)
+    assert stored is None and "member scores/s0.npy would decompress to 62914688 bytes, " \
+                              "more than the 8896 its series can need" in why, why
+    assert time.perf_counter() - t0 < 1.0
+
+
+def test_stale_tmp_files_are_swept_fresh_ones_kept(tmp_path):
+    (tmp_path / "scores").mkdir()
+    old = [tmp_path / ".r.json.abc.tmp", tmp_path / "scores" / ".k.x.npz.tmp"]
+    fresh = tmp_path / ".r2.json.def.tmp"
+    for f in [*old, fresh]:
+        f.write_text("half")
+    for f in old:
+        os.utime(f, (time.time() - 3600, time.time() - 3600))
+    _run_once(tmp_path)
+    assert not any(f.exists() for f in old) and fresh.exists()
