@@ -167,7 +167,8 @@ def band(value: float, seeds: list[float], higher: bool) -> dict[str, Any]:
                     f"least as good) / (1 + seeds))"}
 
 
-def against_random(det_evs: list[Any], rnd_evs: list[Any], key: str, higher: bool) -> dict[str, Any]:
+def against_random(det_evs: list[Any], rnd_evs: list[Any], key: str,
+                   higher: bool) -> dict[str, Any]:
     """The chance test of one detector (its seeds' evaluations) against random's."""
     det, rnd = _mean_by_series(det_evs, key), _mean_by_series(rnd_evs, key)
     if len(set(det) & set(rnd)) >= MIN_PAIRED:
