@@ -148,9 +148,9 @@ def check_evaluation_declared_once(subject: Any) -> None:
     dataset that sets it in only one place, or two different ones, fails, naming each field
     that differs.  A bare factory (no registration) has one place only and passes."""
     s, rule = _subject(subject), "its Evaluation is declared once"
+    ds = _load(s, rule)
     if s.meta is None:
         return
-    ds = _load(s, rule)
     on_dataset = getattr(ds, "evaluation", None) or Evaluation()
     registered = s.meta.get("evaluation") or Evaluation()
     if not isinstance(registered, Evaluation):
