@@ -257,3 +257,17 @@ def test_a_headline_over_zero_series_is_flagged_in_the_title():
     text = render(rec, "github")
     title = next(ln for ln in text.splitlines() if ln.startswith("### d"))
     assert "HEADLINE COVERS 0 SERIES" in title
+
+
+def test_requested_metrics_and_costs_are_shown_without_wide():
+    """--metric vus_roc and --cost compute: both in the narrow table (the default list of metrics
+    was replaced, so every computed one is shown)."""
+    cells = api.plan(["synthetic:n_series=2,length=400"], ["random", "constant"],
+                     metrics=["vus_roc"], costs=["event", "compute"])
+    for i, c in enumerate(cells):
+        c.index = i
+    rec = api.run(cells, out=None)
+    head = _table(render(rec, "github"), "synthetic")[0]
+    for h in ("VUS-PR", "VUS-ROC", "F1", "event cost", "$/M points (compute)", "p vs chance",
+              "lift"):
+        assert h in head, (h, head)
