@@ -7,7 +7,8 @@ followed by ``@key=value,...`` matching the cell's protocol (``iforest@window=8`
 also matches the harness window a cell used, so ``@window=32`` selects the default windows of a
 univariate series).  When A and B are the same text and two records are given, A's cells come
 from the first record and B's from the second (the same detector under two ``--window`` values,
-or before and after a code change).
+or before and after a code change).  Otherwise the cells come from every record given (all the
+records of a directory), a rerun's cell replacing the older one.
 
 Pairs: cells of one dataset (as given) and seed; per pair, series by name.  The headline is the
 dataset's declared one (recorded in each cell's plan), read under the first threshold strategy
@@ -117,8 +118,12 @@ def _side(records: list[RunRecord], sel: Selector, other: Selector) -> list[Cell
     selector (more protocol or parameter keys)."""
     mine = len(sel.protocol) + len(sel.params)
     theirs = len(other.protocol) + len(other.params)
-    return [c for r in records for c in r.cells if c.ok and sel.matches(c)
-            and not (other.matches(c) and theirs > mine)]
+    newest: dict[tuple[Any, ...], CellResult] = {}
+    for r in sorted(records, key=lambda r: r.created):  # a rerun's cell replaces the older one
+        for c in r.cells:
+            if c.ok and sel.matches(c) and not (other.matches(c) and theirs > mine):
+                newest[(c.identity, c.seed, c.harness_window, repr(c.protocol))] = c
+    return list(newest.values())
 
 
 def ab(records: list[RunRecord], a: str, b: str) -> ABResult:

@@ -315,7 +315,13 @@ def compare_cmd(ctx, paths, spec_a, spec_b, tolerance, show_all, strict, allow_i
 
         if spec_a is None or spec_b is None:
             raise BenchError("give both --a SPEC and --b SPEC, e.g. --a kde --b kde:bandwidth=2")
-        recs = [api._newest(p, _log) for p in (paths or ("results",))]
+        paths = paths or ("results",)
+        for p in paths:
+            if not Path(p).exists():
+                raise BenchError(f"run record {p} does not exist; `bench run --out {p}` "
+                                 f"writes one")
+        recs = ([api._newest(p, _log) for p in paths] if spec_a == spec_b else
+                records.load_many([f for p in paths for f in records.find(p)], _log))
         click.echo(ab.render(ab.ab(recs, spec_a, spec_b)), nl=False)
         return
     if len(paths) != 2:

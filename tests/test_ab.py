@@ -105,3 +105,20 @@ def test_selector_matches_given_parameters_exactly(bandwidths):
     assert [c.detector_label for c in rec.cells if sel.matches(c)] == ["kde(bandwidth=2)"]
     assert [c.detector_label for c in rec.cells
             if ab.Selector.parse("kde").matches(c)] == ["kde"]
+
+
+def test_two_runs_into_one_directory_are_compared_and_a_rerun_replaces(tmp_path, capsys):
+    grid = ["synthetic:n_series=4,length=400"]
+    api.run(api.plan(grid, ["random"]), out=tmp_path)
+    b = api.run(api.plan(grid, ["constant"]), out=tmp_path)
+    a = api.run(api.plan(grid, ["random"]), out=tmp_path, reuse=False)  # the newer A
+    code, stdout, err = run_cli(capsys, "compare", "--a", "random", "--b", "constant",
+                                str(tmp_path))
+    assert code == 0, err
+    (row,) = _table(stdout).values()
+    assert float(row[1]) == pytest.approx(_headline(a.cells[0])[0], abs=5e-4)
+    assert float(row[2]) == pytest.approx(_headline(b.cells[0])[0], abs=5e-4)
+    assert row[5:7] == ["1", "4"]
+    code, _, err = run_cli(capsys, "compare", "--a", "random", "--b", "constant",
+                           str(tmp_path / "nope"))
+    assert code == 1 and "nope does not exist" in err
