@@ -49,7 +49,8 @@ def test_details_show_the_parameters_a_user_sets(capsys):
 def test_details_of_a_dataset_state_how_it_is_evaluated(capsys):
     code, out, _ = run_cli(capsys, "list", "datasets", "hpc")
     assert code == 0
-    assert "headline:" in out and "cost:event" in out and "protocol:" in out
+    assert "headline:  vus_pr" in out and "cost:      event:c_alarm=1" in out
+    assert "protocol:" in out
 
 
 def test_unknown_name_is_one_line_with_a_suggestion(capsys):
