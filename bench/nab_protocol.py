@@ -210,6 +210,12 @@ def _ranges(s) -> dict[str, slice | None]:
     return {"train": slice(0, p), "val": None, "test": slice(p, n)}
 
 
+def _metric_params(s, metric: str) -> dict:
+    """The per-series ``nab_score`` metric is handed the evaluated rows, which already exclude
+    the probation period: no second probation inside them."""
+    return {"probation": 0.0} if metric == "nab_score" else {}
+
+
 def scale_rule(detector: str) -> str:
     """``"as given"`` for a registered detector whose factory declares ``nab_scale = "as
     given"``, else ``"past rank"`` (see :data:`SCALE_NOTE`)."""
@@ -272,6 +278,7 @@ def _profile():
         "ONE threshold per profile chosen by NAB's optimiser with the corpus labels (NAB's own "
         "rule, as its scoreboard). Before that threshold, " + SCALE_NOTE + ".",
         ranges=_ranges,
+        metric_params=_metric_params,
         dataset_metrics=dataset_metrics,
         dataset_metrics_note="NAB's own rule: one threshold per profile chosen with the labels "
                              "of the whole corpus",

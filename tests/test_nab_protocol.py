@@ -178,6 +178,9 @@ def test_nab_profile_on_the_shipped_sample():
         p = nabp.probation_rows(len(s))
         assert r["train"] == slice(0, p) and r["val"] is None and r["test"] == slice(p, len(s))
         assert prof.fit_mask(s).sum() == p
+    # the per-series nab_score gets the evaluated rows, probation already cut: none inside them
+    assert prof.params_for(s, "nab_score") == {"probation": 0.0}
+    assert prof.params_for(s, "vus_pr") == {} and prof.params_for(s, "nab_score:profile=x") == {}
     perfect = {}
     for s in ds:
         x = np.zeros(len(s))
