@@ -117,6 +117,22 @@ def _elide(text: str, width: int) -> str:
     return cut.rstrip(" ,;:(.") + "..."
 
 
+#: the order of ``bench list detectors``' headings (a detector's ``group`` meta)
+GROUP_ORDER = ("built-in", "classical", "pyod", "third-party", "chance")
+
+
+def group(entry: Any) -> str:
+    """A detector's listing heading: its ``group`` meta, else ``chance`` for a chance baseline,
+    ``built-in`` for bench's own plugins, ``third-party`` otherwise."""
+    if entry.meta.get("group"):
+        return str(entry.meta["group"])
+    if entry.meta.get("chance"):
+        return "chance"
+    from .plugins import DEFAULT_PLUGINS
+
+    return "built-in" if entry.plugin in DEFAULT_PLUGINS else "third-party"
+
+
 def lines(entries: list[Any], kind: str, width: int = WIDTH) -> list[str]:
     """One line per entry, ``NAME  PLUGIN  SUMMARY``, none longer than ``width``; a last line
     says how to see one entry's details."""
@@ -126,9 +142,18 @@ def lines(entries: list[Any], kind: str, width: int = WIDTH) -> list[str]:
     plug_w = max(len("plugin"), *(len(e.plugin) for e in entries))
     room = width - name_w - plug_w - 4
     out = [f"{kind:<{name_w}}  {'plugin':<{plug_w}}  description"]
-    for e in entries:
-        row = f"{e.name:<{name_w}}  {e.plugin:<{plug_w}}  {_elide(summary(e), room)}"
-        out.append(_elide(row.rstrip(), width))
+    groups = {e.name: group(e) for e in entries}
+    grouped = kind == "detector" and len(set(groups.values())) > 1
+    if grouped:  # headings in GROUP_ORDER, then any other group by name
+        rank = {g: i for i, g in enumerate(GROUP_ORDER)}
+        entries = sorted(entries, key=lambda e: (rank.get(groups[e.name], len(rank)),
+                                                 groups[e.name]))
+    for i, e in enumerate(entries):
+        if grouped and (i == 0 or groups[e.name] != groups[entries[i - 1].name]):
+            out.append(f"-- {groups[e.name]}")
+        mark = " (looks ahead)" if e.meta.get("looks_ahead") else ""
+        row = f"{e.name:<{name_w}}  {e.plugin:<{plug_w}}  {_elide(summary(e), room - len(mark))}"
+        out.append(_elide(row.rstrip() + mark, width))
     out.append(_elide(f"bench list {kind}s NAME: one {kind}'s parameters and description", width))
     return out
 

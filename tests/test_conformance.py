@@ -15,7 +15,9 @@ import bench.testing as bt
 from bench.plugins import Manager
 
 MANAGER = Manager(blocked=(), only=())
-BUILTIN = sorted(p.name for p in MANAGER.plugins.values() if p.builtin and not p.error)
+#: pyod's adapter (an optional dependency, numba compiles for seconds) is checked in test_pyod.py
+BUILTIN = sorted(p.name for p in MANAGER.plugins.values()
+                 if p.builtin and not p.error and p.name != "pyod")
 
 _TINY_NET = {"epochs": 1, "batch": 32}
 PARAMS = {
@@ -62,6 +64,8 @@ SLOW = [s for s in SUBJECTS if s.plugin in SLOW_PLUGINS]
 EXPECTED_FAILURES: dict[str, str] = {
     "random-check_better_than_chance": "chance baseline: scores are random by design",
     "constant-check_better_than_chance": "chance baseline: one score for every row by design",
+    "matrix_profile-check_better_than_chance": "the check plants three identical anomalies: "
+    "each is the others' nearest neighbour (the matrix profile's known twin-freak blind spot)",
 }
 
 
