@@ -64,7 +64,7 @@ class ExplainingDetector(Detector, Protocol):
 
 @runtime_checkable
 class FleetDetector(Protocol):
-    """The ``fleet`` capability: a factory declaring ``__bench_tags__ = {"fleet": True}`` whose
+    """The ``fleet`` capability: a factory declaring ``bench.DetectorTags(fleet=True)`` whose
     detectors fit every series of a cell at once.  ``fit_fleet(trains, *, X_vals, seeds)`` takes
     one training array per series and returns the fitted fleet; ``score_fleet(xs)`` one score
     array per series (same rules as :meth:`Detector.score`)."""

@@ -17,7 +17,6 @@ from .fitting import _check_scores, call, construct, prepare, validation_rows
 from .memory import PeakMemory
 from .tags import detector_tags
 
-
 #: ``BENCH_NO_FLEET=1``: every detector runs one series at a time (to compare, or to bound memory)
 NO_FLEET_ENV = "BENCH_NO_FLEET"
 

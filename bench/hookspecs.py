@@ -105,15 +105,11 @@ def bench_register_detectors(register: RegisterDetector) -> None:
 
     A detector has:
 
-    * ``fit(X, *, X_val=None, seed=0) -> self``: ``X`` float32 ``[T, F]``: the training rows
-      (every one under the unsupervised protocol, the normal ones under semi-supervised);
-      ``X_val``: the validation rows, unlabelled, e.g. for early stopping; ``seed``: an int to
-      seed every random choice.  Both keywords are optional in the signature: ``bench`` passes
-      only those ``fit`` accepts.  A detector that windows its input itself (its factory takes
-      ``window``) and accepts ``segments`` gets ``segments=[(start, stop), ...]``, the contiguous
-      runs of ``X`` that its windows must not cross; without it, semi-supervised training gives
-      it only the longest normal run.  Row detectors may declare ``default_window = N``: on a
-      univariate series the harness then feeds them causal windows of ``N`` rows (``--window``).
+    * ``fit(X, *, X_val=None, seed=0) -> self``: ``X`` float32 ``[T, F]``: the rows the
+      protocol fits (every training row under the default unsupervised protocol, the normal
+      ones under semi-supervised; ``bench list protocols``); ``X_val``: the protocol's
+      validation rows, unlabelled, e.g. for early stopping (``None`` under a protocol without a
+      validation range: ``nab``, ``tsb-ad``); ``seed``: an int to seed every random choice.
     * ``score(X) -> float array [T]``: higher = more anomalous; one finite value per row.
     * optionally ``explain(X) -> float array [T, F]``: per-feature contributions to the score.
     * optionally, set by ``fit``: ``device_`` (str, e.g. ``"cuda:0"``; recorded per cell),
@@ -121,13 +117,35 @@ def bench_register_detectors(register: RegisterDetector) -> None:
       ``compile_s_`` (float seconds spent compiling, recorded as the cell's ``compile_s``).
       Typed as :class:`bench.contract.Detector`.
 
+    **Capabilities are declared**, never guessed: a class attribute
+    ``__bench_tags__ = bench.DetectorTags(...)`` (:class:`bench.tags.DetectorTags`, every field
+    defaulting to the plain case), e.g.
+    ``bench.DetectorTags(fit_val=True, fit_seed=True, default_window=32)``:
+
+    * ``fit_val`` / ``fit_seed``: ``fit`` takes ``X_val`` / ``seed`` (bench passes only the
+      declared ones); ``fit_series``: ``fit`` takes ``series=NAME``.
+    * ``windows_itself``: the factory takes ``window`` and the detector windows its input; with
+      ``fit_segments`` its ``fit`` gets ``segments=[(start, stop), ...]``, the contiguous runs
+      of ``X`` its windows must not cross; without it, semi-supervised training gives it only
+      the longest normal run.
+    * ``default_window=N``: on a univariate series the harness feeds a row detector causal
+      windows of ``N`` rows (``--window`` overrides).
+    * ``supervision="semi-supervised"``: meant for anomaly-free rows; under ``tsb-ad`` it is
+      fitted on the series' ``tr_N`` prefix, as TSB-AD fits its semi-supervised pool.
+    * ``fleet``: see Fleets below.
+
+    A detector declaring nothing has its tags inferred from its signatures
+    (:func:`bench.tags.detector_tags`); ``check_tags_match_signatures`` fails a declaration that
+    contradicts them.
+
     **Fleets** (optional capability, :class:`bench.contract.FleetDetector`): a detector that can
     train the models of many series together (e.g. in one compiled JAX program) declares
-    ``__bench_tags__ = {"fleet": True}`` on its class and has
+    ``bench.DetectorTags(fleet=True, ...)`` on its class and has
 
     * ``fit_fleet(Xs, *, X_vals, seeds) -> self``: one training array per series of the cell
-      (as ``fit`` gets them), their validation rows and seeds; afterwards ``members_[i]`` is a
-      detector fitted on series ``i``, picklable, with ``score`` / ``explain``.
+      (as ``fit`` gets them), their validation rows (``None`` where ``fit`` would get none)
+      and seeds; afterwards ``members_[i]`` is a detector fitted on series ``i``, picklable,
+      with ``score`` / ``explain``.
     * ``score_fleet(Xs) -> list[float array [T_i]]``: one score array per series, in order;
       optionally ``explain_fleet(Xs) -> list[[T_i, F]]``.
 

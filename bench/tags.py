@@ -22,7 +22,7 @@ from typing import Any
 
 from .errors import BenchError
 
-__all__ = ["DetectorTags", "detector_tags", "SUPERVISION"]
+__all__ = ["DetectorTags", "detector_tags", "disagreements", "SUPERVISION"]
 
 class TagsError(BenchError, ValueError):
     """A declared tag with a value it cannot take (one line naming the tag and the fix)."""
@@ -88,9 +88,10 @@ class DetectorTags:
 
 
 def detector_tags(factory: Any) -> DetectorTags:
-    """The tags of a detector factory (class or function) or of a built detector: its ``__bench_tags__`` when that is a
-    :class:`DetectorTags`; otherwise inferred from its signatures (detectors written before tags
-    existed), with an old-style ``__bench_tags__`` dict's keys applied on top."""
+    """The tags of a detector factory (class or function) or of a built detector: its
+    ``__bench_tags__`` when that is a :class:`DetectorTags`; otherwise inferred from its
+    signatures (detectors written before tags existed), with an old-style ``__bench_tags__``
+    dict's keys applied on top."""
     declared = getattr(factory, "__bench_tags__", None)
     if isinstance(declared, DetectorTags):
         return declared
@@ -129,3 +130,37 @@ def _inferred(factory: Any) -> DetectorTags:
         fit_series="series" in fit,
         supervision=supervision if supervision in SUPERVISION else "unsupervised",
     )
+
+
+#: tag -> the ``fit`` keyword it declares
+FIT_KEYWORDS = {"fit_val": "X_val", "fit_seed": "seed", "fit_segments": "segments",
+                "fit_series": "series"}
+
+
+def disagreements(factory: Any, detector: Any = None) -> list[str]:
+    """Where a factory's declared :class:`DetectorTags` contradict its signatures (one phrase
+    each; [] when they agree or nothing is declared): a ``fit_*`` tag exactly when ``fit`` takes
+    its keyword (a ``**kwargs`` fit takes every one), ``windows_itself`` exactly when the
+    factory takes ``window``, ``fleet`` only with ``fit_fleet`` and ``score_fleet``.
+    ``detector``: a built detector, whose ``fit`` is read (a factory function shows none)."""
+    declared = getattr(factory, "__bench_tags__", None)
+    if not isinstance(declared, DetectorTags):
+        return []
+    out: list[str] = []
+    fit = _parameters(getattr(factory if detector is None else detector, "fit", None))
+    if fit is not None:
+        var_kw = any(p.kind == p.VAR_KEYWORD for p in fit.values())
+        for tag, kw in FIT_KEYWORDS.items():
+            if getattr(declared, tag) and not (kw in fit or var_kw):
+                out.append(f"{tag}=True but fit() takes no {kw}")
+            elif not getattr(declared, tag) and kw in fit:
+                out.append(f"fit() takes {kw} but {tag}=False (bench never passes it)")
+    init = _parameters(factory)
+    if init is not None and declared.windows_itself != ("window" in init):
+        out.append("windows_itself=True but the factory takes no window" if declared.windows_itself
+                   else "the factory takes window but windows_itself=False (bench would window "
+                        "its input a second time)")
+    lacking = [m for m in ("fit_fleet", "score_fleet") if not callable(getattr(factory, m, None))]
+    if declared.fleet and lacking:
+        out.append(f"fleet=True but it lacks {' and '.join(lacking)}")
+    return out

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import os
 import subprocess
@@ -87,7 +88,7 @@ def run_cell(ds, name: str, params: dict, fleet: bool, explain: bool = False,
 
     cls = {"dense_ae": DenseAE, "lstm_ae": LSTMAE}[name]
     old = cls.__bench_tags__
-    cls.__bench_tags__ = {**old, "fleet": fleet}
+    cls.__bench_tags__ = dataclasses.replace(old, fleet=fleet)  # a bench.DetectorTags
     old_env = os.environ.pop(jt.FLEET_VMAP_ENV, None)
     if stacked is not None:
         os.environ[jt.FLEET_VMAP_ENV] = "1" if stacked else "0"

@@ -72,8 +72,14 @@ class _Neural:
     subclasses define the model and how samples are cut."""
 
     name = "neural"
-    #: declared capabilities (bench/hookspecs.py): ``fit_fleet`` / ``score_fleet``
-    __bench_tags__: ClassVar[dict] = {"fleet": True}
+    #: declared capabilities (bench.DetectorTags): ``fit_fleet`` / ``score_fleet``, windows of
+    #: its own (the factories take ``window``), ``fit(X, *, X_val, seed)``; semi-supervised as
+    #: TSB-AD's AutoEncoder / LSTMAD (its whole deep-learning pool), which it fits on the
+    #: series' ``tr_N`` prefix: under ``--protocol tsb-ad`` so is this one (elsewhere the
+    #: protocol's fitted rows, as for every detector)
+    __bench_tags__: ClassVar[bench.DetectorTags] = bench.DetectorTags(
+        fleet=True, windows_itself=True, fit_val=True, fit_seed=True,
+        supervision="semi-supervised")
 
     # ------------------------------------------------------------------ subclass hooks
     def _setup(self, X: np.ndarray) -> None:

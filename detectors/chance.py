@@ -17,6 +17,7 @@ class _Chance:
     """Shared ``fit``/feature checks: remembers the feature count so a mismatch raises."""
 
     name = "chance"
+    __bench_tags__ = bench.DetectorTags(fit_seed=True)  # declared capabilities
 
     def fit(self, X: np.ndarray, *, seed: int = 0):
         X = np.asarray(X)

@@ -12,11 +12,13 @@ class IsolationForest:
 
     Score: the negated ``score_samples`` of scikit-learn (which is higher for normal points), i.e.
     the mean normalised path-length anomaly score in (0, 1]; higher = more anomalous.
-    On a univariate series the harness runs it on causal windows of ``default_window`` rows
-    (TSB-AD's Sub-IForest; ``--window`` overrides).
+    On a univariate series the harness runs it on causal windows of ``default_window`` rows (its
+    tags; TSB-AD's Sub-IForest; ``--window`` overrides).
     """
 
-    default_window = 32  # the autoencoders' window, so that univariate pairings are fair
+    #: declared capabilities (bench.DetectorTags): causal harness windows of 32 rows on a
+    #: univariate series (the autoencoders' window, so that univariate pairings are fair)
+    __bench_tags__ = bench.DetectorTags(default_window=32, fit_val=True, fit_seed=True)
 
     def __init__(self, *, n_estimators: int = 100, max_samples: int | str = "auto",
                  max_features: float = 1.0):

@@ -124,10 +124,13 @@ class KDE:
     compiled log-sum-exp per chunk on JAX's default device, GPU included) or ``auto`` (``jax``
     when JAX imports).  ``dtype``: the JAX path's precision, ``float32`` (about 1e-7 relative to
     float64) or ``float64``; the numpy path is always float64.  On a univariate series the
-    harness runs it on causal windows of ``default_window`` rows (``--window`` overrides).
+    harness runs it on causal windows of ``default_window`` rows (its tags; ``--window``
+    overrides).
     """
 
-    default_window = 32  # the autoencoders' window, so that univariate pairings are fair
+    #: declared capabilities (bench.DetectorTags): causal harness windows of 32 rows on a
+    #: univariate series (the autoencoders' window, so that univariate pairings are fair)
+    __bench_tags__ = bench.DetectorTags(default_window=32, fit_val=True, fit_seed=True)
 
     def __init__(self, *, bandwidth: float | None = None, max_train: int = 20000,
                  backend: str = "auto", dtype: str = "float32"):

@@ -87,6 +87,8 @@ class ScoresReplay:
 
     name = NAME
     nab_scale = "as given"
+    #: declared capabilities (bench.DetectorTags): ``fit`` takes the series' name
+    __bench_tags__ = bench.DetectorTags(fit_series=True)
 
     def __init__(self, *, path: str = "", detector: str = ""):
         if not path:

@@ -62,6 +62,7 @@ from .detector_checks import (
     check_score_before_fit_raises,
     check_score_shape,
     check_short_series,
+    check_tags_match_signatures,
 )
 
 Check = Callable[[Any], None]
@@ -76,7 +77,8 @@ __all__ = [
     "check_fingerprint_stable", "check_fit_returns_self", "check_labels_align", "check_metadata",
     "check_parameters", "check_params_in_cell_key", "check_picklable", "check_returns_dataset",
     "check_runs_in_a_cell", "check_score_before_fit_raises", "check_score_shape",
-    "check_short_series", "check_splits", "check_timestamps", "check_values_finite", "checks",
+    "check_short_series", "check_splits", "check_tags_match_signatures", "check_timestamps",
+    "check_values_finite", "checks",
     "dataset", "detector", "install_for_subprocess", "parametrize_with_checks", "plant",
     "registered", "signal", "tiny_dataset", "tiny_series",
 ]

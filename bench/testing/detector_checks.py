@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import BenchError
 from ..metrics import roc_auc
 from ..params import bind, jsonable
+from ..tags import detector_tags, disagreements
 from ._core import Subject, as_subject, plant, signal
 from ._run import run_in_cell, variant
 
@@ -33,15 +34,10 @@ def _data(s: Subject, n: int | None = None, seed: int = 0) -> np.ndarray:
 
 def _fit(s: Subject, X: np.ndarray, seed: int = 0) -> Any:
     """Build a fresh detector and fit it the way the runner does (``X_val``/``seed`` only when
-    ``fit`` accepts them); return the fitted detector."""
+    its tags say ``fit`` takes them, :func:`bench.tags.detector_tags`); return the fitted
+    detector."""
     det = s.build()
-    params = inspect.signature(det.fit).parameters
-    var_kw = any(p.kind == p.VAR_KEYWORD for p in params.values())
-    kwargs = {}
-    if "X_val" in params or var_kw:
-        kwargs["X_val"] = X[-max(1, len(X) // 4):]
-    if "seed" in params or var_kw:
-        kwargs["seed"] = seed
+    kwargs = detector_tags(det).fit_kwargs(X_val=X[-max(1, len(X) // 4):], seed=seed)
     out = det.fit(X, **kwargs)
     return det if out is None else out
 
@@ -279,14 +275,28 @@ def check_protocol(subject: Any) -> None:
     if isinstance(compiles, bool) or not isinstance(compiles, (int, np.integer)) or compiles < 0:
         raise s.fail(rule, f"compiles_ is {compiles!r}",
                      "set compiles_ to the number of programs compiled (an int >= 0)")
-    tags = getattr(s.factory, "__bench_tags__", None) or {}
-    if isinstance(tags, dict) and tags.get("fleet"):
+    if detector_tags(s.factory).fleet:
         lacking = [m for m in ("fit_fleet", "score_fleet") if not callable(getattr(s.factory, m,
                                                                                     None))]
         if lacking:
             raise s.fail(rule, f"declares the fleet capability but lacks {', '.join(lacking)}",
-                         "define fit_fleet and score_fleet or drop {'fleet': True} from "
+                         "define fit_fleet and score_fleet or declare fleet=False in "
                          "__bench_tags__")
+
+
+def check_tags_match_signatures(subject: Any) -> None:
+    """A detector declaring its capabilities (``__bench_tags__ = bench.DetectorTags(...)``)
+    declares what its signatures say: ``fit_val`` / ``fit_seed`` / ``fit_segments`` /
+    ``fit_series`` exactly when ``fit`` takes ``X_val`` / ``seed`` / ``segments`` / ``series``
+    (a ``**kwargs`` fit takes each), ``windows_itself`` exactly when its factory takes
+    ``window``, ``fleet`` only with ``fit_fleet`` and ``score_fleet``.  A detector declaring
+    nothing has its tags inferred from those signatures and passes."""
+    s, rule = _subject(subject), "declared tags match the signatures"
+    problems = disagreements(s.factory, s.build())
+    if problems:
+        raise s.fail(rule, "; ".join(problems),
+                     "declare in __bench_tags__ = bench.DetectorTags(...) what fit() and the "
+                     "factory take, or change the signatures")
 
 
 def check_fleet_matches_series(subject: Any) -> None:
@@ -294,10 +304,10 @@ def check_fleet_matches_series(subject: Any) -> None:
     series of different lengths give each series the scores ``fit`` + ``score`` of a fresh
     detector give it (same seed, relative tolerance 1e-3), and ``members_`` holds one fitted
     detector per series."""
-    from ..fleet import can_fleet, tags
+    from ..fleet import can_fleet
 
     s, rule = _subject(subject), "fleet results equal per-series results"
-    if not tags(s.factory).get("fleet"):
+    if not detector_tags(s.factory).fleet:
         return
     if not can_fleet(s.factory):
         raise s.fail(rule, "it declares the fleet capability without fit_fleet and score_fleet",
@@ -370,6 +380,7 @@ DETECTOR_CHECKS = [
     check_better_than_chance,
     check_explain,
     check_protocol,
+    check_tags_match_signatures,
     check_fleet_matches_series,
     check_runs_in_a_cell,
     check_params_in_cell_key,
