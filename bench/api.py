@@ -12,7 +12,7 @@ from typing import Any
 from . import plugins, records, store
 from .data import Evaluation
 from .errors import BenchError
-from .params import Spec, bind, parse_spec
+from .params import Spec, bind, check_seeds, parse_spec
 from .plugins import Manager, get_manager
 from .runner import Cell, Protocol, run_cell
 
@@ -76,6 +76,7 @@ def plan(
                          "(see `bench list datasets`)")
     if not dets:
         raise BenchError("no detector given; pass -m NAME (see `bench list detectors`)")
+    seeds = check_seeds(seeds)  # one line for --seed -1, before any cell (issue 22)
     validate(manager, "dataset", ds)
     validate(manager, "detector", dets)
     validate(manager, "cost", cst, construct=True)

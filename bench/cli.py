@@ -42,6 +42,10 @@ def cli(ctx: click.Context, plugin_opts: tuple[str, ...], trace_hooks: bool,
     if show_tb:
         os.environ["BENCH_TRACEBACK"] = "1"
     manager = Manager(blocked=blocked, trace=trace_hooks)
+    unknown = [b for b in blocked if b not in manager.plugins and b not in manager.skipped]
+    if unknown:
+        raise BenchError(f"-p no:{unknown[0]}: no plugin named '{unknown[0]}'; installed: "
+                         f"{', '.join(sorted({*manager.plugins, *manager.skipped}))}")
     set_manager(manager)
     ctx.obj = {"manager": manager}
 
@@ -254,6 +258,15 @@ def _tolerances(items: tuple[str, ...]) -> dict[str, float]:
         if not 0 <= out[name.strip()] < float("inf"):  # NaN fails this too
             raise BenchError(f"--tolerance {item!r}: the tolerance must be a finite number "
                              f"of at least 0")
+    from .plugins import get_manager
+
+    m = get_manager()
+    known = {e.name for e in m.registry("metric")} | {f"cost:{e.name}"
+                                                       for e in m.registry("cost")}
+    for name in out:
+        if name not in known:
+            raise BenchError(f"--tolerance {name}=...: no metric or cost model '{name}'; known: "
+                             f"{', '.join(sorted(known))}")
     return out
 
 
@@ -417,6 +430,7 @@ def history(metric, directory, dataset, detector, plot_path, fmt):
     click.echo(tabulate(table, headers=["created", "commit", "cell", metric, "", "status"],
                         tablefmt=fmt, disable_numparse=True))
     if plot_path:
+        checks.output_file(plot_path, "--plot")
         _log(f"bench: plot written to {hist.plot(rows, metric, plot_path)}")
 
 
@@ -449,6 +463,9 @@ def main(argv: list[str] | None = None) -> None:
     (a signal then ends the process by that signal: the shell's 128 + signum), and it does not
     wait for threads a plugin left running (see :func:`bench.executors.left_threads`)."""
     exited, code = False, None
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)} \
+        if main_thread else {}
     try:
         try:
             _main(argv)
@@ -456,7 +473,9 @@ def main(argv: list[str] | None = None) -> None:
             exited, code = True, exc.code
     except KeyboardInterrupt as exc:  # a signal after _main's own handling
         exited, code = True, 128 + getattr(exc, "signum", 2)
-    if argv is not None:
+    if argv is not None:  # called in-process (tests, scripts): its handlers come back
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         if exited:
             sys.exit(code)
         return

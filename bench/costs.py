@@ -14,6 +14,7 @@ from scipy.ndimage import maximum_filter1d
 import bench
 
 from .metrics import check_pred, check_scores, nab
+from .params import Interval
 
 
 def _near(mask: np.ndarray, tolerance: int) -> np.ndarray:
@@ -37,6 +38,11 @@ class EventCost:
     higher_is_better = False
     #: declared version of the model; bump it when a cost it reports changes
     version = 1
+
+    #: the values each parameter accepts, checked when the run is planned (bench.params)
+    _parameter_constraints = {"c_alarm": [Interval(float, 0, None)],
+                              "c_missed": [Interval(float, 0, None)],
+                              "tolerance": [Interval(int, 0, None)]}
 
     def __init__(self, *, c_alarm: float = 1.0, c_missed: float = 5.0, tolerance: int = 12):
         if tolerance < 0:

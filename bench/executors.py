@@ -613,6 +613,10 @@ def _dask_task(run_one: RunOne, cell: Any, setup: dict[str, Any]) -> CellResult:
     return w.wait_result(ProcessExecutor.POLL_S)
 
 
+#: a Dask scheduler address: [protocol://]host[:port]
+_SCHEDULER = re.compile(r"([a-z][a-z0-9+]*://)?(\[[0-9a-fA-F:]+\]|[A-Za-z0-9._-]+)(:\d{1,5})?/?")
+
+
 class DaskExecutor:
     """Cells as tasks on Dask distributed: an existing cluster (``scheduler``, e.g.
     ``tcp://10.0.0.5:8786``) or a LocalCluster of ``jobs`` single-threaded worker processes.
@@ -640,9 +644,12 @@ class DaskExecutor:
                                   memory_limit=parse_size(memory_limit))
         self.cluster = None
         if scheduler:
+            if not _SCHEDULER.fullmatch(str(scheduler)):
+                raise BenchError(f"--scheduler {scheduler!r}: write the scheduler's address, "
+                                 f"e.g. tcp://10.0.0.5:8786 (as `dask scheduler` prints it)")
             try:
                 self.client = distributed.Client(scheduler, timeout="20s")
-            except OSError as exc:
+            except (OSError, ValueError, TimeoutError) as exc:
                 raise BenchError(f"--scheduler {scheduler}: cannot connect ({exc}); start one "
                                  f"with `dask scheduler` or leave --scheduler out") from None
         else:

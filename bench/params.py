@@ -1,4 +1,16 @@
-"""``NAME[:key=value,...]`` specs, and binding them to a factory's typed keyword parameters."""
+"""``NAME[:key=value,...]`` specs, and binding them to a factory's typed keyword parameters.
+
+Besides its annotations, a factory may declare the values each parameter accepts, as
+scikit-learn's estimators do (``_parameter_constraints``): a dict from parameter name to a list
+of constraints, of which a value must meet one: an :class:`Interval`, an :class:`Options`, a
+literal (``"auto"``), ``None`` (the value None) or a type.  :func:`bind` checks them, so a bad
+value is one line before any cell runs::
+
+    class KDE:
+        _parameter_constraints = {"bandwidth": [Interval(float, 0, None, closed="neither"), None]}
+
+Integers are bounded by int64 (``n_series=99999999999999999999999`` is refused, not allocated).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +25,107 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import BenchError
+
+
+#: the largest integer a parameter may hold (int64, what numpy and the detectors take)
+INT_MAX = 2**63 - 1
+#: seeds: what numpy's SeedSequence and scikit-learn's random_state both take
+SEED_MAX = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Numbers of ``type`` (``int``: whole numbers only; ``float``: any finite number) from
+    ``left`` to ``right`` (None: unbounded); ``closed``: which ends belong to it (``both``,
+    ``left``, ``right``, ``neither``)."""
+
+    type: type
+    left: float | None
+    right: float | None
+    closed: str = "both"
+
+    def accepts(self, v: Any) -> bool:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return False
+        if not math.isfinite(v) or (self.type is int and v != int(v)):
+            return False
+        lo_ok = self.left is None or (v >= self.left if self.closed in ("both", "left")
+                                      else v > self.left)
+        hi_ok = self.right is None or (v <= self.right if self.closed in ("both", "right")
+                                       else v < self.right)
+        return lo_ok and hi_ok
+
+    def __str__(self) -> str:
+        lo = "-inf" if self.left is None else f"{self.left:g}"
+        hi = "inf" if self.right is None else f"{self.right:g}"
+        a = "[" if self.closed in ("both", "left") and self.left is not None else "("
+        b = "]" if self.closed in ("both", "right") and self.right is not None else ")"
+        what = "a whole number" if self.type is int else "a number"
+        return f"{what} in {a}{lo}, {hi}{b}"
+
+
+@dataclass(frozen=True)
+class Options:
+    """One of ``values``."""
+
+    values: tuple
+
+    def __init__(self, *values: Any):
+        object.__setattr__(self, "values", tuple(values))
+
+    def accepts(self, v: Any) -> bool:
+        return v in self.values
+
+    def __str__(self) -> str:
+        return "one of " + ", ".join(map(repr, self.values))
+
+
+def _meets(c: Any, v: Any) -> bool:
+    if c is None:
+        return v is None
+    if isinstance(c, (Interval, Options)):
+        return c.accepts(v)
+    if isinstance(c, type):
+        return isinstance(v, c) and not (c is int and isinstance(v, bool))
+    return v == c
+
+
+def _describe(c: Any) -> str:
+    if c is None:
+        return "None"
+    if isinstance(c, type):
+        return f"any {c.__name__}"
+    return str(c) if isinstance(c, (Interval, Options)) else repr(c)
+
+
+def constraints(factory: Any) -> dict[str, list[Any]]:
+    """The ``_parameter_constraints`` a factory declares (none: {})."""
+    declared = getattr(factory, "_parameter_constraints", None)
+    return declared if isinstance(declared, dict) else {}
+
+
+def check_constraints(kind: str, name: str, factory: Any, values: dict[str, Any],
+                      keys: Any = None) -> None:
+    """Raise a one-line :class:`BenchError` for the first of ``keys`` (default: all) whose
+    value in ``values`` meets none of the factory's declared constraints."""
+    for key, allowed in constraints(factory).items():
+        if key not in values or (keys is not None and key not in keys):
+            continue
+        v = values[key]
+        if not any(_meets(c, v) for c in allowed):
+            want = " or ".join(_describe(c) for c in allowed)
+            raise BenchError(f"{kind} '{name}': parameter '{key}' = {_fmt(v)} is out of range: "
+                             f"it must be {want}")
+
+
+def check_seeds(seeds: Any) -> list[int]:
+    """Seeds as a list of whole numbers in [0, 2**32 - 1]; anything else is one line."""
+    out = []
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= SEED_MAX:
+            raise BenchError(f"--seed {s}: a seed must be a whole number from 0 to {SEED_MAX}")
+        out.append(int(s))
+    return out
 
 
 @dataclass(frozen=True)
@@ -97,6 +210,7 @@ def bind(kind: str, name: str, factory: Callable[..., Any],
         annot = hints.get(key, inspect.Parameter.empty)
         default = p.default if p is not None else inspect.Parameter.empty
         out[key] = convert(raw, annot, default, where=f"{kind} '{name}': parameter '{key}'")
+    check_constraints(kind, name, factory, out, keys=given)
     missing = [n for n, p in params.items()
                if p.default is inspect.Parameter.empty and n not in out]
     if missing:
@@ -185,17 +299,27 @@ def _finite(raw: str) -> float:
 def _integer(raw: str) -> int:
     """``raw`` as an integer: ``100``, ``1e2``; not ``2.5``, ``nan``, ``inf`` or ``1e400``."""
     try:
-        return int(raw)
+        v = int(raw)
     except ValueError:
-        pass
-    f = _finite(raw)
-    if f != int(f):
-        raise ValueError("an integer")
-    return int(f)
+        f = _finite(raw)
+        if f != int(f):
+            raise ValueError("an integer") from None
+        v = int(f)
+    if abs(v) > INT_MAX:
+        raise ValueError(f"an integer of magnitude at most {INT_MAX}")
+    return v
+
+
+def _plain_int(raw: str) -> int:
+    """``int(raw)``, bounded like :func:`_integer` (a digit string is never a huge integer)."""
+    v = int(raw)
+    if abs(v) > INT_MAX:
+        raise ValueError(f"an integer of magnitude at most {INT_MAX}")
+    return v
 
 
 def _guess(raw: str) -> Any:
-    for conv in (int, _finite):
+    for conv in (_plain_int, _finite):
         try:
             return conv(raw)
         except ValueError:

@@ -27,6 +27,7 @@ import contextlib
 import dataclasses
 import functools
 import inspect
+import os
 import signal
 import threading
 import time
@@ -247,7 +248,16 @@ class Session:
             load_datasets(self.cells, self.manager)
 
     def _make_executor(self) -> Any:
-        return make_executor(self.manager, self.executor, self.executor_options)
+        """The run's executor; an isolating one gets at most one worker per cell (``-j 8`` on a
+        grid of 2 cells starts 2)."""
+        options = dict(self.executor_options)
+        if self._isolates() and not options.get("scheduler"):
+            jobs = options.get("jobs")
+            if isinstance(jobs, int) and not isinstance(jobs, bool) and jobs > len(self.cells):
+                options["jobs"] = len(self.cells)
+            elif jobs is None and self.executor == "dask":
+                options["jobs"] = min(os.cpu_count() or 1, len(self.cells))
+        return make_executor(self.manager, self.executor, options)
 
     def _map(self, ex: Any) -> Iterator[CellResult]:
         """``ex.map(run_one, cells, emit)``; an executor written for the older contract,
@@ -297,6 +307,7 @@ class Session:
     def run(self) -> RunRecord:
         """Run every cell; the record (also written to :attr:`path`)."""
         self.preflight()
+        ex = self._make_executor()  # a bad executor option is one line, nothing written
         with self._listening(), self._signals():
             self.emit("bench_run_started", run={
                 "run_id": self.record.run_id, "cells": len(self.cells),
@@ -304,11 +315,8 @@ class Session:
                 "detectors": self.record.grid["detectors"],
                 "out": str(self.path) if self.path else None})
             interrupted = False
-            ex = None
             try:
-                checkpoint()  # a signal that came while planning or loading
-                ex = self._make_executor()
-                checkpoint()
+                checkpoint()  # a signal that came while planning, loading or starting workers
                 for result in self._map(ex):
                     self._add(result)
                     checkpoint()

@@ -62,16 +62,30 @@ def candidates(scores: np.ndarray) -> np.ndarray:
     return np.append(s, np.nextafter(top, np.inf))
 
 
+#: the most thresholds a grid may hold (each is one sweep step over the validation range)
+MAX_GRID = 1_000_000
+
+
+def _grid_points(raw: str, text: str) -> int:
+    """N of a grid: a whole number from 1 to :data:`MAX_GRID` (``1e12`` would allocate 8 TB)."""
+    f = float(raw)
+    if not (f == f and 1 <= f <= MAX_GRID and f == int(f)):
+        raise BenchError(f"threshold grid {text!r}: N = {raw} must be a whole number from 1 to "
+                         f"{MAX_GRID}")
+    return int(f)
+
+
 def parse_grid(text: str, scores: np.ndarray) -> np.ndarray:
     """``linspace:A:B:N``, ``logspace:A:B:N`` (10**A..10**B), ``quantiles:N`` of the validation
     scores, or ``values`` (every distinct validation score)."""
     kind, *args = text.split(":")
     try:
         if kind in ("linspace", "logspace") and len(args) == 3:
-            a, b, n = float(args[0]), float(args[1]), int(float(args[2]))
+            a, b, n = float(args[0]), float(args[1]), _grid_points(args[2], text)
             return (np.linspace if kind == "linspace" else np.logspace)(a, b, n)
         if kind == "quantiles" and len(args) == 1:
-            return np.unique(np.quantile(scores, np.linspace(0, 1, int(args[0]))))
+            n = _grid_points(args[0], text)
+            return np.unique(np.quantile(scores, np.linspace(0, 1, n)))
         if kind == "values" and not args:
             return candidates(scores)
     except ValueError:

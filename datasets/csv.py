@@ -99,8 +99,8 @@ def _label_column(f: Path, cols: list[str], given: str) -> str:
 def _check_float32(f: Path, values: np.ndarray, vcols: list[str]) -> None:
     """Refuse a value that float32 cannot hold (it would become inf, or 0 / lose its digits),
     naming the file, its line and column."""
-    mag = np.abs(values)
-    bad = (mag > F32_MAX) | ((mag < F32_TINY) & (mag > 0))
+    mag = np.abs(values)  # non-finite values (1e400 reads as inf) are the Dataset's to name
+    bad = np.isfinite(values) & ((mag > F32_MAX) | ((mag < F32_TINY) & (mag > 0)))
     if bad.any():
         row, col = (int(i[0]) for i in np.nonzero(bad))
         v = float(values[row, col])

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import bench
+from bench.params import Interval, Options
 
 
 def bucket(n: int, lo: int = 1) -> int:
@@ -26,6 +27,18 @@ def bucket(n: int, lo: int = 1) -> int:
 
 
 # ----------------------------------------------------------------------------- training
+
+
+#: the values the neural detectors' training parameters accept (``_parameter_constraints``,
+#: checked by bench.params when a run is planned; TrainConfig.check applies the same bounds)
+TRAIN_CONSTRAINTS = {
+    "epochs": [Interval(int, 1, None)], "batch": [Interval(int, 1, None)],
+    "stride": [Interval(int, 1, None)], "score_batch": [Interval(int, 1, None)],
+    "patience": [Interval(int, 0, None)], "lr": [Interval(float, 0, None, closed="neither")],
+    "val_fraction": [Interval(float, 0, 1, closed="left")],
+    "stop_on": [Options("split", "val", "none")], "loss": [Options("mse", "mae")],
+    "dropout": [Interval(float, 0, 1, closed="left")], "l1": [Interval(float, 0, None)],
+    "pca": [Interval(int, 0, None)], "window": [Interval(int, 1, None), "auto"]}
 
 
 @dataclass(frozen=True)

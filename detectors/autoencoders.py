@@ -43,7 +43,14 @@ import numpy as np
 import bench
 from bench.windows import window_starts
 
-from ._config import DenseConfig, ForecastConfig, LSTMAEConfig, ModelConfig, TrainConfig
+from ._config import (
+    TRAIN_CONSTRAINTS,
+    DenseConfig,
+    ForecastConfig,
+    LSTMAEConfig,
+    ModelConfig,
+    TrainConfig,
+)
 
 Activation = Literal["relu", "tanh", "leaky_relu", "sigmoid", "linear"]
 Loss = Literal["mse", "mae"]
@@ -72,6 +79,9 @@ class _Neural:
     subclasses define the model and how samples are cut."""
 
     name = "neural"
+    #: the values each training parameter accepts, checked when the run is planned
+    #: (bench.params; the same bounds as TrainConfig.check, which still guards direct use)
+    _parameter_constraints = TRAIN_CONSTRAINTS
     #: declared capabilities (bench.DetectorTags): ``fit_fleet`` / ``score_fleet``, windows of
     #: its own (the factories take ``window``), ``fit(X, *, X_val, seed)``; semi-supervised as
     #: TSB-AD's AutoEncoder / LSTMAD (its whole deep-learning pool), which it fits on the

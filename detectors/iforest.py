@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import bench
+from bench.params import Interval
 
 
 class IsolationForest:
@@ -19,6 +20,11 @@ class IsolationForest:
     #: declared capabilities (bench.DetectorTags): causal harness windows of 32 rows on a
     #: univariate series (the autoencoders' window, so that univariate pairings are fair)
     __bench_tags__ = bench.DetectorTags(default_window=32, fit_val=True, fit_seed=True)
+    #: the values each parameter accepts, checked when the run is planned (bench.params)
+    _parameter_constraints = {
+        "n_estimators": [Interval(int, 1, None)],
+        "max_samples": [Interval(int, 1, None), "auto"],
+        "max_features": [Interval(float, 0, 1, closed="right")]}
 
     def __init__(self, *, n_estimators: int = 100, max_samples: int | str = "auto",
                  max_features: float = 1.0):

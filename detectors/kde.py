@@ -10,6 +10,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 import bench
+from bench.params import Interval, Options
 
 from ._config import bucket, setup_jax  # the JAX detectors' shape buckets and cache
 
@@ -131,6 +132,12 @@ class KDE:
     #: declared capabilities (bench.DetectorTags): causal harness windows of 32 rows on a
     #: univariate series (the autoencoders' window, so that univariate pairings are fair)
     __bench_tags__ = bench.DetectorTags(default_window=32, fit_val=True, fit_seed=True)
+    #: the values each parameter accepts, checked when the run is planned (bench.params)
+    _parameter_constraints = {
+        "bandwidth": [Interval(float, 0, None, closed="neither"), None],
+        "max_train": [Interval(int, 1, None)],
+        "backend": [Options("auto", "numpy", "jax")],
+        "dtype": [Options("float32", "float64")]}
 
     def __init__(self, *, bandwidth: float | None = None, max_train: int = 20000,
                  backend: str = "auto", dtype: str = "float32"):

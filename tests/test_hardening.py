@@ -112,6 +112,31 @@ def test_a_key_given_twice_is_an_error_not_last_wins():
 QUICK = ["-d", "synthetic:n_series=1,length=400", "-m", "iforest:n_estimators=10", "-q"]
 
 CLI_CASES = [  # (id, argv, text in the one-line error)
+    # issue 22: declared constraints and checks, all before any cell
+    ("kde:bandwidth=-1", ["run", "-d", "synthetic:n_series=1", "-m", "kde:bandwidth=-1"],
+     "detector 'kde': parameter 'bandwidth' = -1.0 is out of range"),
+    ("iforest:n_estimators=0", ["run", "-d", "synthetic:n_series=1", "-m",
+                                "iforest:n_estimators=0"],
+     "parameter 'n_estimators' = 0 is out of range: it must be a whole number in [1, inf)"),
+    ("dense_ae:epochs=-1", ["run", "-d", "synthetic:n_series=1", "-m", "dense_ae:epochs=-1"],
+     "detector 'dense_ae': parameter 'epochs' = -1 is out of range"),
+    ("dense_ae:lr=0", ["run", "-d", "synthetic:n_series=1", "-m", "dense_ae:lr=0"],
+     "parameter 'lr' = 0.0 is out of range: it must be a number in (0, inf)"),
+    ("--seed -1", ["run", *QUICK, "--seed", "-1"], "--seed -1: a seed must be a whole number"),
+    ("--cost event:c_alarm=-1", ["run", *QUICK, "--cost", "event:c_alarm=-1"],
+     "cost 'event': parameter 'c_alarm' = -1.0 is out of range"),
+    ("-p no:typo", ["-p", "no:typo", "list", "datasets"], "-p no:typo: no plugin named 'typo'"),
+    ("--tolerance typo=0.1", ["compare", "RECORD", "RECORD", "--tolerance", "typo=0.1"],
+     "no metric or cost model 'typo'"),
+    ("n_series=99999999999999999999999", ["run", "-d", "synthetic:n_series=9999999999999999"
+                                          "9999999", "-m", "iforest"],
+     "'n_series' expects int, got '99999999999999999999999' (an integer of magnitude"),
+    ("min_cost grid 1e12", ["run", *QUICK, "--threshold", "min_cost:grid=logspace:1:2:1e12"],
+     "threshold grid 'logspace:1:2:1e12': N = 1e12 must be a whole number from 1 to"),
+    ("--scheduler 'not a url'", ["run", *QUICK, "--executor", "dask", "--scheduler",
+                                 "not a url"], "--scheduler 'not a url': write the scheduler's"),
+    ("history --plot /proc/x.png", ["history", "f1", "--plot", "/proc/x.png", "--dir",
+                                    "RECORD_DIR"], "--plot /proc/x.png: cannot write in /proc"),
     ("n_estimators=1e400", ["run", "-d", "synthetic:n_series=1", "-m",
                             "iforest:n_estimators=1e400"],
      "'n_estimators' expects int, got '1e400'"),
@@ -251,9 +276,11 @@ def test_kde_bandwidth_zero_is_rejected_not_recorded_as_zero_while_scott_is_used
     from bench.plugins import Manager
 
     m = Manager()
-    cells = api.plan(["synthetic:n_series=1,length=400"], ["kde:bandwidth=0", "kde"], manager=m)
-    bad, scott = api.run(cells, out=None, manager=m).cells
-    assert bad.status == "error" and "kde: bandwidth must be > 0, got 0.0" in bad.error
+    with pytest.raises(BenchError, match=r"detector 'kde': parameter 'bandwidth' = 0.0 is out "
+                                         r"of range: it must be a number in \(0, inf\) or None"):
+        api.plan(["synthetic:n_series=1,length=400"], ["kde:bandwidth=0"], manager=m)
+    cells = api.plan(["synthetic:n_series=1,length=400"], ["kde"], manager=m)
+    (scott,) = api.run(cells, out=None, manager=m).cells
     assert scott.status == "ok" and scott.params["bandwidth"] is None
 
 

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from bench.errors import BenchError
@@ -45,3 +47,41 @@ def test_bad_spec_syntax():
 def test_digest_is_order_independent():
     assert digest({"a": 1, "b": (1, 2)}) == digest({"b": [1, 2], "a": 1})
     assert digest({"a": 1}) != digest({"a": 2})
+
+
+# ----------------------------------------------------------------------------- issue 22
+
+
+def test_declared_constraints_are_checked_when_binding():
+    from bench.params import Interval, Options, bind, check_seeds
+
+    class Det:
+        _parameter_constraints = {"k": [Interval(int, 1, 10)], "alpha": [
+            Interval(float, 0, 1, closed="neither"), None], "mode": [Options("a", "b"), "auto"]}
+
+        def __init__(self, *, k: int = 3, alpha: float | None = None, mode: str = "auto"):
+            pass
+
+    assert bind("detector", "d", Det, {"k": "10", "alpha": "0.5", "mode": "b"}) == \
+        {"k": 10, "alpha": 0.5, "mode": "b"}
+    assert bind("detector", "d", Det, {"alpha": "none"})["alpha"] is None
+    for given, text in [({"k": "0"}, "'k' = 0 is out of range: it must be a whole number in "
+                                     "[1, 10]"),
+                        ({"k": "11"}, "'k' = 11"), ({"alpha": "1"}, "in (0, 1) or None"),
+                        ({"mode": "c"}, "one of 'a', 'b' or 'auto'")]:
+        with pytest.raises(BenchError, match=re.escape(text)):
+            bind("detector", "d", Det, given)
+    assert check_seeds([0, 2**32 - 1]) == [0, 2**32 - 1]
+    for bad in (-1, 2**32, True):
+        with pytest.raises(BenchError, match="a seed must be a whole number from 0 to"):
+            check_seeds([bad])
+
+
+def test_integers_are_bounded_by_int64():
+    from bench.params import convert
+
+    assert convert(str(2**63 - 1), int, where="w") == 2**63 - 1
+    with pytest.raises(BenchError, match="an integer of magnitude at most"):
+        convert("9" * 23, int, where="w")
+    with pytest.raises(BenchError, match="an integer of magnitude at most"):
+        convert("1e30", int, where="w")

@@ -90,6 +90,7 @@ def _record(out: Path) -> dict:
 def test_a_signal_inside_a_gc_callback_is_not_lost(tmp_path, manager, capfd):
     cells = api.plan(["synthetic:n_series=3,length=600"],
                      ["zscore_sig", "signal_in_gc", "zscore_sig"], manager=manager)
+    before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(Interrupted) as exc:
         api.run(cells, out=tmp_path, manager=manager)
     assert exc.value.signum == signal.SIGTERM
@@ -100,7 +101,7 @@ def test_a_signal_inside_a_gc_callback_is_not_lost(tmp_path, manager, capfd):
     assert got == [(0, "ok"), (1, "interrupted"), (2, "interrupted")]
     assert "SIGTERM" in rec["cells"][2]["error"] or "SIGTERM" in rec["cells"][1]["error"]
     assert errors.stop_requested() == 0  # the request ends with the run
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert signal.getsignal(signal.SIGTERM) is before  # the run's handler is gone
 
 
 def _send_later(signals: list[tuple[float, int]]) -> threading.Thread:
