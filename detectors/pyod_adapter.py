@@ -66,6 +66,8 @@ class PyodDetector:
     """One pyod model: ``fit(X, seed)`` builds and fits it, ``score(X)`` is its
     ``decision_function`` (float64, higher = more anomalous)."""
 
+    __bench_tags__ = bench.DetectorTags(fit_seed=True)  # declared capabilities: fit(X, *, seed)
+
     def __init__(self, name: str, params: dict):
         self.name = name
         self.params = params
@@ -95,6 +97,8 @@ class PyodDetector:
 class PyodFactory:
     """``factory(**params)`` -> :class:`PyodDetector`; its signature (pyod's, see
     :func:`_signature`) is read only when asked for."""
+
+    __bench_tags__ = PyodDetector.__bench_tags__  # the detectors' declared capabilities
 
     def __init__(self, name: str):
         self.name = name

@@ -27,6 +27,8 @@ class _Series:
     extension, TSB-AD's versions are univariate)."""
 
     name, periodicity = "series", 1
+    #: declared capabilities (bench.DetectorTags): windows itself (``window``), ``fit(X, *, seed)``
+    __bench_tags__ = bench.DetectorTags(windows_itself=True, fit_seed=True)
 
     def fit(self, X: np.ndarray, *, seed: int = 0):
         X = as_2d(X)
