@@ -80,7 +80,7 @@ class Profile:
                     threshold (``None``: no validation range, thresholds are ORACLE), ``test``
                     the rows evaluated.
     fit_rows:       ``(series, semi) -> bool mask [T]`` of the rows fitted, ``semi`` = the
-                    detector declares ``supervision = "semi-supervised"``; default: every row of
+                    detector's tags declare ``supervision="semi-supervised"``; default: every row of
                     ``ranges(s)["train"]``, only its normal ones when ``uses_labels``.
     uses_labels:    the fitted rows are chosen with the labels (semi-supervised).
     metric_params:  ``(series, metric) -> dict`` of keyword arguments for a metric the run did
@@ -219,6 +219,9 @@ def get(name: str) -> Profile:
 
 
 def is_semi_supervised(factory: Any) -> bool:
-    """Whether a detector declares ``supervision = "semi-supervised"`` (class attribute): under
-    ``tsb-ad`` it is fitted on the series' training prefix only."""
-    return str(getattr(factory, "supervision", "")).lower() == "semi-supervised"
+    """Whether a detector's tags declare ``supervision="semi-supervised"``
+    (:class:`bench.DetectorTags`): under ``tsb-ad`` it is fitted on the series' training prefix
+    only."""
+    from .tags import detector_tags
+
+    return detector_tags(factory).semi_supervised

@@ -117,7 +117,11 @@ class RowSpy:
 
 
 class SemiSpy(RowSpy):
-    supervision = "semi-supervised"
+    __bench_tags__ = bench.DetectorTags(fit_seed=True, supervision="semi-supervised")
+
+
+class LegacySemiSpy(RowSpy):
+    supervision = "semi-supervised"  # declared before DetectorTags: still read (bench.tags)
 
 
 class ShortFails(RowSpy):
@@ -152,8 +156,8 @@ def periodic(n_series: int = 2, short: bool = False):
 class Plugin:
     @bench.hookimpl
     def bench_register_detectors(self, register):
-        for name, cls in (("rowspy", RowSpy), ("semispy", SemiSpy), ("shortfails", ShortFails),
-                          ("broken", Broken)):
+        for name, cls in (("rowspy", RowSpy), ("semispy", SemiSpy), ("legacysemi", LegacySemiSpy),
+                          ("shortfails", ShortFails), ("broken", Broken)):
             register(name, cls)
 
     @bench.hookimpl
@@ -205,8 +209,9 @@ def test_tsb_ad_fits_every_row_and_evaluates_the_whole_series_at_its_period(mana
     assert "metric_params" not in ev["per_series"][0]
 
 
-def test_tsb_ad_fits_a_semi_supervised_detector_on_the_training_prefix(manager):
-    run(manager, "periodic", "semispy", Protocol("tsb-ad", standardize=False, window=1))
+@pytest.mark.parametrize("detector", ["semispy", "legacysemi"])
+def test_tsb_ad_fits_a_semi_supervised_detector_on_the_training_prefix(manager, detector):
+    run(manager, "periodic", detector, Protocol("tsb-ad", standardize=False, window=1))
     assert [x.tolist() for x in RowSpy.seen] == [periodic().series[0].values[:100, 0].tolist()] * 2
 
 

@@ -46,6 +46,25 @@ def test_legacy_detector_is_inferred_once_with_its_old_dict_applied():
                              fit_seed=True, fit_segments=True, fit_series=False)
 
 
+def test_legacy_supervision_attribute_is_read_and_a_bad_one_refused():
+    class Semi(Plain):
+        supervision = "semi-supervised"
+
+    assert detector_tags(Semi).semi_supervised and not detector_tags(Plain).semi_supervised
+    with pytest.raises(ValueError, match="supervision must be one of"):
+        DetectorTags(supervision="supervised")
+
+
+def test_no_signature_probing_left_in_the_harness():
+    """Done-when of issue 24: fitting and fleets read capabilities through detector_tags only."""
+    import bench.fitting
+    import bench.fleet
+
+    for mod in (bench.fitting, bench.fleet):
+        src = open(mod.__file__).read()
+        assert "inspect" not in src and "__bench_tags__" not in src, mod.__name__
+
+
 def test_plain_and_var_keyword_fit():
     assert detector_tags(Plain) == DetectorTags()
     assert detector_tags(Plain()).fit_kwargs(X_val=1, seed=2) == {}
