@@ -540,9 +540,11 @@ def test_dask_sweeps_each_cells_processes_and_survives_a_group_kill(tmp_path, hy
 
 
 @pytest.mark.slow
-def test_dask_cells_processes_go_when_bench_is_killed(tmp_path):
-    """SIGKILL of the bench process while a Dask cell's children run: the worker's guard kills
-    them (and the workers go with their nanny)."""
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
+def test_dask_cells_processes_go_when_bench_is_killed(tmp_path, how):
+    """SIGKILL or SIGTERM of the bench process, or Ctrl-C (SIGINT to its group), while a Dask
+    cell's children run: the worker's guard kills them (and the workers go with their
+    nanny)."""
     pidfile = tmp_path / "pids"
     p, out = start_run(tmp_path, "dask", ["zscore_ok",
                                            f"spawns_children:pidfile={pidfile},then_hang=true"])
@@ -553,8 +555,11 @@ def test_dask_cells_processes_go_when_bench_is_killed(tmp_path):
         assert len(_pids(pidfile)) == 2, p.stderr.read() if p.poll() is not None else "slow"
         time.sleep(1.0)  # the guard has looked at the tree
         procs, groups = tree(p.pid)
-        os.kill(p.pid, signal.SIGKILL)
-        p.wait(timeout=10)
+        if how == signal.SIGINT:
+            os.killpg(p.pid, signal.SIGINT)
+        else:
+            os.kill(p.pid, how)
+        p.wait(timeout=60)
     finally:
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)
