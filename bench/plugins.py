@@ -46,6 +46,7 @@ DEFAULT_PLUGINS: dict[str, str] = {
     "scores": "bench.detectors.scores",
     "tsb_neighbours": "bench.detectors.tsb_neighbours",
     "tsb_signal": "bench.detectors.tsb_signal",
+    "tsb_deep": "bench.detectors.tsb_deep",
     "pyod": "bench.detectors.pyod_adapter",
     "synthetic": "bench.datasets.synthetic",
     "hpc": "bench.datasets.hpc",

@@ -1,0 +1,86 @@
+"""Run TSB-AD's own PyTorch AutoEncoder / LSTMAD on TSB-AD-format CSV files and time them.
+
+Runs in TSB-AD's virtual environment (never bench's: TSB-AD pins numpy < 2), started by
+``benchmarks/bench_tsb_deep.py``; it imports nothing of bench.  For each CSV (``Data`` column(s),
+``Label`` last, TSB-AD's ``NNN_..._tr_N_1st_M.csv`` names) it fits on ``data[:tr_N]`` and scores
+every row as TSB-AD's ``model_wrapper.run_AutoEncoder`` / ``run_LSTMAD`` do (same constructor
+arguments, ``Optimal_Uni_algo_HP_dict``'s hyper-parameters; ``--epochs`` overrides theirs), seeded
+as ``benchmark_exp/Run_Detector_U.py`` (2024) but once per file.  Writes ``OUT.npz`` (one score
+array per file stem) and ``OUT.json`` (per file: rows, fit+score seconds).
+
+    python tsbad_driver.py --model AutoEncoder --out /tmp/ae --threads 2 a.csv b.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import random
+import re
+import time
+
+import numpy as np
+
+
+def run_one(model: str, path: str, epochs: int | None) -> tuple[np.ndarray, float]:
+    import pandas as pd
+    import torch
+
+    df = pd.read_csv(path).dropna()
+    data = df.iloc[:, 0:-1].values.astype(float)
+    tr = int(re.search(r"_tr_(\d+)_", os.path.basename(path)).group(1))
+    data_train = data[:tr, :]
+    torch.manual_seed(2024)
+    np.random.seed(2024)
+    random.seed(2024)
+    t0 = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        if model == "AutoEncoder":  # run_AutoEncoder(window_size=100, hidden_neurons=[128, 64])
+            from TSB_AD.models.AE import AutoEncoder
+
+            clf = AutoEncoder(slidingWindow=100, hidden_neurons=[128, 64], batch_size=128,
+                              epochs=50 if epochs is None else epochs)
+            clf.fit(data_train)
+        else:  # run_LSTMAD(window_size=100, lr=0.0008)
+            from TSB_AD.models.LSTMAD import LSTMAD
+
+            clf = LSTMAD(window_size=100, pred_len=1, lr=0.0008, feats=data.shape[1],
+                         batch_size=128, epochs=50 if epochs is None else epochs)
+            clf.fit(data_train)
+        score = clf.decision_function(data)
+    return np.asarray(score, dtype=np.float64).ravel(), time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", choices=("AutoEncoder", "LSTMAD"), required=True)
+    ap.add_argument("--out", required=True, help="path prefix of OUT.npz / OUT.json")
+    ap.add_argument("--epochs", type=int, default=None, help="default: TSB-AD's (50)")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    ap.add_argument("csv", nargs="+")
+    a = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(a.threads)
+    scores, info = {}, {}
+    for path in a.csv:
+        stem = os.path.splitext(os.path.basename(path))[0]
+        s, secs = run_one(a.model, path, a.epochs)
+        scores[stem] = s
+        info[stem] = {"rows": int(s.size), "seconds": secs}
+        print(f"{a.model} {stem}: {secs:.2f} s", flush=True)
+    np.savez(a.out + ".npz", **scores)
+    import TSB_AD
+
+    meta = {"model": a.model, "epochs": a.epochs, "threads": a.threads, "files": info,
+            "torch": torch.__version__, "numpy": np.__version__,
+            "tsb_ad": getattr(TSB_AD, "__version__", "")}
+    with open(a.out + ".json", "w") as f:
+        json.dump(meta, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
