@@ -26,7 +26,6 @@ from typing import Any
 
 from .errors import BenchError
 
-
 #: the largest integer a parameter may hold (int64, what numpy and the detectors take)
 INT_MAX = 2**63 - 1
 #: seeds: what numpy's SeedSequence and scikit-learn's random_state both take

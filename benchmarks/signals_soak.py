@@ -2,8 +2,9 @@
 (to its whole process group, as a terminal's Ctrl-C sends it) at random moments of a run with
 JAX detectors; after each, the same command is rerun to resume.
 
-Counts, per signal: stopped with 128 + signum (or, when the signal lands while the interpreter
-exits after the work is done, ended by the signal itself: a shell's $? is 128 + signum too), ignored (exit 0: the run went on), other exit
+Counts, per signal: stopped with 128 + signum, ended by the signal itself (it landed before
+bench installed its handlers, during Python's imports, or while the interpreter exits after the
+work is done: a shell's $? is 128 + signum too), ignored (exit 0: the run went on), other exit
 statuses, runs that did not stop within the limit, and cells whose resumed results differ from
 an uninterrupted reference run (lost cells).  A signal that lands after the last cell's record
 write still stops the command with 128 + signum; the record then says ``finished``.

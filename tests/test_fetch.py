@@ -4,8 +4,8 @@ HTTP server on 127.0.0.1 (nothing here reaches the internet)."""
 from __future__ import annotations
 
 import functools
-import os
 import http.server
+import os
 import shutil
 import sys
 import threading
