@@ -177,7 +177,7 @@ class SubHBOS(_Sub):
 
 class SubPCA(_Sub):
     """PCA outlier score (Shyu et al., 2003, as pyod computes it; TSB-AD's Sub-PCA, all
-    components) of each standardised period window: the sum over principal axes of the distance
+    components, exact SVD) of each standardised period window: the sum over principal axes of the distance
     to that axis' unit vector divided by its explained-variance ratio, so the low-variance axes
     weigh most; higher = more anomalous."""
 
@@ -191,28 +191,36 @@ class SubPCA(_Sub):
         self.n_components = n_components
 
     def _fit_rows(self, W):
-        from sklearn.decomposition import PCA
         from sklearn.preprocessing import StandardScaler
 
         self.scaler_ = StandardScaler().fit(W)
         Z = self.scaler_.transform(W)
         self.keep_ = np.any(Z != 0, axis=0)  # pyod's zero pruning
         if not self.keep_.any():  # a constant series: no axis, every window equally normal
-            self.pca_ = None
+            self.axes_ = None
             return np.zeros(len(W))
-        self.pca_ = PCA(n_components=self.n_components or None, random_state=self.seed_)
-        self.pca_.fit(Z[:, self.keep_])
-        return self._distances(Z[:, self.keep_])
+        Zk = Z[:, self.keep_]
+        U, S, Vt = np.linalg.svd(Zk - Zk.mean(axis=0), full_matrices=False)
+        # scikit-learn's sign convention before 1.5 (svd_flip on U), which TSB-AD's figures
+        # used: the distance to an axis depends on its sign (0.1786 vs 0.1803 on 001_NAB_id_1)
+        sign = np.sign(U[np.argmax(np.abs(U), axis=0), np.arange(U.shape[1])])
+        sign[sign == 0] = 1.0
+        k = self.n_components or len(S)
+        total = float(np.sum(S**2))
+        self.axes_ = (Vt * sign[:, None])[:k]
+        self.ratio_ = S[:k] ** 2 / total if total > 0 else np.ones(k)
+        self.ratio_ = np.where(self.ratio_ > 0, self.ratio_, np.finfo(float).tiny)
+        return self._distances(Zk)
 
     def _distances(self, Z):
         """sum_k |z - c_k| / ratio_k over the unit principal axes ``c_k`` (scipy's ``cdist``
         written as one matrix product: |z - c|^2 = |z|^2 + 1 - 2 z.c)."""
-        if self.pca_ is None:
+        if self.axes_ is None:
             return np.zeros(len(Z))
-        C, w = self.pca_.components_, self.pca_.explained_variance_ratio_
+        C = self.axes_
         d2 = np.einsum("ij,ij->i", Z, Z)[:, None] + np.einsum("ij,ij->i", C, C)[None, :] \
             - 2.0 * Z @ C.T
-        return np.sqrt(np.maximum(d2, 0.0)) @ (1.0 / w)
+        return np.sqrt(np.maximum(d2, 0.0)) @ (1.0 / self.ratio_)
 
     def _score_rows(self, W):
         return self._distances(self.scaler_.transform(W)[:, self.keep_])

@@ -20,6 +20,13 @@ def test_one_short_plain_line_per_item(capsys, what):
     code, out, _ = run_cli(capsys, "list", what)
     assert code == 0
     rows = out.rstrip("\n").split("\n")
+    headings = [r for r in rows if r.startswith("-- ")]  # detectors: built-in, classical, ...
+    rows = [r for r in rows if not r.startswith("-- ")]
+    if what == "detectors":
+        assert headings[0] == "-- built-in" and "-- classical" in headings
+        assert headings[-1] == "-- chance"
+    else:
+        assert headings == []
     names = list(Manager().registry(what[:-1]).names())
     assert len(rows) == len(names) + 2  # a header, one line each, a hint
     assert sorted(r.split()[0] for r in rows[1:-1]) == sorted(names)
