@@ -134,13 +134,19 @@ class Program:
         self.graphdef, self.abstract = nnx.split(abstract)
         leaves, self.treedef = jax.tree.flatten(self.abstract)
         self.n_params = int(sum(math.prod(x.shape) for x in leaves))
-        self.opt = optax.adam(self.task.lr)
+        # Adam on one flat vector of every parameter (optax.flatten; elementwise, so the same
+        # updates): a few update kernels instead of a few per parameter array, which cuts
+        # about 0.4 s of CPU from each training program's XLA compilation (measured: dense
+        # epoch with validation 2.17 -> 1.76 s, LSTM autoencoder 3.28 -> 2.88 s)
+        self.opt = optax.flatten(optax.adam(self.task.lr))
         self.opt_shapes = jax.eval_shape(self.opt.init, self.abstract)
         self.epoch = self._jit("epoch", self._epoch, static_argnames=("padded",))
         self.evaluate = self._jit("evaluate", self._evaluate)
+        self.epoch_eval = self._jit("epoch_eval", self._epoch_eval, static_argnames=("padded",))
         self.errors = self._jit("errors", self._errors, static_argnames=("mode",))
         self.fleet_epoch = self._jit("fleet_epoch", self._fleet_epoch)
         self.fleet_evaluate = self._jit("fleet_evaluate", jax.vmap(self._evaluate))
+        self.fleet_epoch_eval = self._jit("fleet_epoch_eval", self._fleet_epoch_eval)
         self.fleet_errors = self._jit("fleet_errors", self._fleet_errors,
                                       static_argnames=("mode",))
 
@@ -214,6 +220,16 @@ class Program:
         tot, _ = jax.lax.scan(step, jnp.float32(0.0), (idx, w))
         return tot / jnp.maximum(w.sum(), 1.0)
 
+    def _epoch_eval(self, params, opt_state, data, idx, w, seed, epoch, vdata, vidx, vw,
+                    padded=True):
+        """:meth:`_epoch`, then :meth:`_evaluate` of the new parameters on ``vdata`` /
+        ``vidx`` / ``vw``: one compiled program per epoch of early stopping instead of two (the
+        same values; one XLA compilation fewer per cell).  Returns parameters, optimiser state,
+        the mean batch loss and the validation loss."""
+        params, opt_state, loss = self._epoch(params, opt_state, data, idx, w, seed, epoch,
+                                              padded=padded)
+        return params, opt_state, loss, self._evaluate(params, vdata, vidx, vw)
+
     def _errors(self, params, block, valid, proj, mode):
         """Errors of the ``C`` stride-1 samples of ``block [C + length - 1, F]``.
 
@@ -250,6 +266,16 @@ class Program:
             return self._epoch(p, s, d, i, ww, sd, epoch, padded=True)
 
         return jax.vmap(one)(params, opt_state, data, idx, w, seeds)
+
+    def _fleet_epoch_eval(self, params, opt_state, data, idx, w, seeds, epoch, vdata, vidx,
+                          vw):
+        """:meth:`_fleet_epoch` then every model's validation loss (:meth:`_epoch_eval` of each
+        model): one program instead of two."""
+
+        def one(p, s, d, i, ww, sd, vd, vi, vww):
+            return self._epoch_eval(p, s, d, i, ww, sd, epoch, vd, vi, vww, padded=True)
+
+        return jax.vmap(one)(params, opt_state, data, idx, w, seeds, vdata, vidx, vw)
 
     def _fleet_errors(self, params, midx, blocks, valid, projs, mode):
         """:meth:`_errors` of ``G`` chunks at once: chunk ``g`` is ``blocks[g]`` scored by model
@@ -335,13 +361,17 @@ def train(prog: Program, data: np.ndarray, starts: np.ndarray, *, val_data: np.n
     hist, best, best_params, wait, losses = History(), np.inf, params, 0, []
     for epoch in range(epochs):
         idx, w = batches(rng.permutation(starts), batch, n_batches)
-        params, opt_state, loss = prog.epoch(params, opt_state, d, idx, w, np.uint32(seed),
-                                             np.int32(epoch), padded=padded)
-        losses.append(loss)  # read back later: the next epoch is dispatched without waiting
         if not use_val:
+            params, opt_state, loss = prog.epoch(params, opt_state, d, idx, w, np.uint32(seed),
+                                                 np.int32(epoch), padded=padded)
+            losses.append(loss)  # read back later: the next epoch is dispatched without waiting
             best_params, hist.best_epoch = params, epoch
             continue
-        vloss = float(prog.evaluate(params, vd, vidx, vw))
+        params, opt_state, loss, vl = prog.epoch_eval(params, opt_state, d, idx, w,
+                                                      np.uint32(seed), np.int32(epoch), vd, vidx,
+                                                      vw, padded=padded)
+        losses.append(loss)
+        vloss = float(vl)
         hist.val_loss.append(vloss)
         if vloss < best:
             best, best_params, hist.best_epoch, wait = vloss, params, epoch, 0
@@ -555,14 +585,18 @@ def _train_one_fleet(prog, members, size, datas, starts, val_datas, val_starts, 
         for j, i in enumerate(members):
             if active[j]:
                 idx[j], w[j] = batches(rngs[j].permutation(starts[i]), batch, nb)
-        params, opt_state, loss = prog.fleet_epoch(params, opt_state, d, idx, w, seed_arr,
-                                                   np.int32(epoch))
+        if any(val):  # training and validation loss in one program
+            params, opt_state, loss, vl = prog.fleet_epoch_eval(
+                params, opt_state, d, idx, w, seed_arr, np.int32(epoch), vd, vidx, vw)
+        else:
+            params, opt_state, loss = prog.fleet_epoch(params, opt_state, d, idx, w, seed_arr,
+                                                       np.int32(epoch))
         ran.append(list(active))
         losses.append(loss)
         checked = [active[j] and val[j] for j in range(k)]
         improved = np.zeros(size, bool)
         if any(checked):
-            vloss = np.asarray(prog.fleet_evaluate(params, vd, vidx, vw))
+            vloss = np.asarray(vl)
         for j in range(k):
             if not active[j]:
                 continue

@@ -31,7 +31,7 @@ def test_quick_suite_covers_every_family_and_default_detector_with_chance_seeds(
     assert sorted(c.seed for c in dets["random"]) == sorted(list(range(10)) * 7)
     assert [c.seed for c in dets["constant"]] == [0] * 7
     # the JAX detectors' quick settings are parameters: in every row and record
-    assert {str(c.detector) for c in dets["lstm_ae"]} == {"lstm_ae:epochs=3"}
+    assert {str(c.detector) for c in dets["lstm_ae"]} == {"lstm_ae:epochs=3,patience=0"}
     # every dataset family: loaded, the samples say so in their titles
     families, titles = set(), {}
     for spec in dict.fromkeys(str(c.dataset) for c in cells):
@@ -46,9 +46,14 @@ def test_quick_suite_covers_every_family_and_default_detector_with_chance_seeds(
     assert "sample, 2 of 54 channels" in titles["smap"]
     assert "sample, 2 of 27 channels" in titles["msl"]
     assert "sample" in titles["nab"] and "sample" in titles["telemetry"]
+    # every default detector runs on one dataset of each family (the JAX ones only there)
+    for name, own in dets.items():
+        assert {"hdfs", "hpc", "synthetic"} <= {c.dataset.name for c in own}, name
+    assert {c.dataset.name for c in dets["dense_ae"]} == set(suites.QUICK_JAX_ON)
     # indices follow the table order: datasets first, then the suite's detectors
     assert [c.index for c in cells] == list(range(len(cells)))
-    assert [c.dataset.name for c in cells[:len(cells) // 7]] == ["hdfs"] * (len(cells) // 7)
+    order = [c.dataset.name for c in cells]
+    assert order == sorted(order, key=[parse_spec(d).name for d in suites.QUICK_DATASETS].index)
 
 
 def test_regression_gate_runs_the_quick_suite():
