@@ -14,6 +14,8 @@ from .params import Spec
 #: ``all`` = unsupervised)
 PROTOCOLS = ("unsupervised", "semi-supervised")
 TRAIN_ON = {"normal": "semi-supervised", "all": "unsupervised"}
+#: ``--window period``: each univariate series' dominant period (bench.period.dominant_period)
+PERIOD_WINDOW = "period"
 
 
 @dataclass(frozen=True)
@@ -31,13 +33,15 @@ class Protocol:
     window:      sliding windows for row detectors, run by the harness (bench.windows.Windowed):
                  ``None`` = the detector's declared ``default_window`` on univariate series
                  (32 for iforest and kde, as the autoencoders), else no window; ``1`` = never;
-                 ``w > 1`` = windows of ``w`` rows for every row detector.
+                 ``w > 1`` = windows of ``w`` rows for every row detector; ``"period"`` =
+                 windows of each univariate series' dominant period (:mod:`bench.period`, as
+                 TSB-AD sizes its ``Sub-*`` detectors; harness windows stay causal).
     train_on:    alias of ``name`` kept for scripts: ``"normal"`` or ``"all"``.
     """
 
     name: str = ""
     standardize: bool = True
-    window: int | None = None
+    window: int | str | None = None
     train_on: InitVar[str | None] = None
 
     def __post_init__(self, train_on: str | None) -> None:
@@ -49,8 +53,10 @@ class Protocol:
             object.__setattr__(self, "name", TRAIN_ON[train_on])
         if self.name:
             protocols.get(self.name)  # an unknown name: one line listing the registered ones
-        if self.window is not None and self.window < 1:
-            raise BenchError(f"window must be >= 1 (1 = no window), got {self.window}")
+        if self.window is not None and self.window != PERIOD_WINDOW and not (
+                isinstance(self.window, int) and self.window >= 1):
+            raise BenchError(f"window must be an int >= 1 (1 = no window) or "
+                             f"'{PERIOD_WINDOW}', got {self.window!r}")
 
     @property
     def uses_labels(self) -> bool:

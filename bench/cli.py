@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from . import __version__, api, checks, records
+from .cell import PERIOD_WINDOW
 from .errors import BenchError, early_stop
 from .leaderboard import FORMATS, render
 from .plugins import Manager, set_manager
@@ -21,6 +22,20 @@ from .runner import Protocol
 
 def _manager(ctx: click.Context) -> Manager:
     return ctx.obj["manager"]
+
+
+class _WindowType(click.ParamType):
+    """``--window``: an int >= 1, or ``period``."""
+
+    name = "window"
+
+    def convert(self, value, param, ctx):
+        if value is None or isinstance(value, int) or value == PERIOD_WINDOW:
+            return value
+        try:
+            return int(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither a number of rows nor '{PERIOD_WINDOW}'", param, ctx)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -82,9 +97,11 @@ def _log(msg: str) -> None:
                    "declared protocol (bench list datasets), else unsupervised.")
 @click.option("--train-on", type=click.Choice(["normal", "all"]), default=None,
               help="Alias: normal = --protocol semi-supervised, all = unsupervised.")
-@click.option("--window", type=int, default=None, metavar="ROWS",
+@click.option("--window", type=_WindowType(), default=None, metavar="ROWS|period",
               help="Run row detectors (iforest, kde, third-party) on causal sliding windows of "
-                   "ROWS rows (1 = never).  Default: 32 on univariate series for the built-ins.")
+                   "ROWS rows (1 = never), or of each univariate series' dominant period "
+                   "('period', as TSB-AD's Sub-* detectors).  Default: 32 on univariate series "
+                   "for the built-ins.")
 @click.option("--no-standardize", is_flag=True, help="Do not standardise inputs per series.")
 @click.option("--executor", default=None,
               help="How cells run: inline (default), process (isolated workers, timeouts, "

@@ -9,12 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from .cell import Cell, CellError, Protocol
+from .cell import PERIOD_WINDOW, Cell, CellError, Protocol
 from .data import Dataset, Series
 from .errors import BenchError, checkpoint
 from .evaluation import failed_scores
 from .memory import PeakMemory
 from .params import jsonable
+from .period import dominant_period
 from .tags import DetectorTags, detector_tags
 from .windows import Windowed, runs_of
 
@@ -76,11 +77,14 @@ def harness_window(factory: Any, protocol: Protocol, s: Series) -> int:
     """Rows per harness window for this detector on this series; 1 = rows as they are.
 
     A detector that windows itself (its tags' ``windows_itself``) is never wrapped.
-    ``protocol.window`` set: that window; unset: its tags' ``default_window`` on a univariate
+    ``protocol.window`` set: that window (``"period"``: the series' dominant period on a
+    univariate series, no window on a multivariate one); unset: its tags' ``default_window`` on a univariate
     series (iforest and kde declare 32, the autoencoders' window), else 1."""
     tags = detector_tags(factory)
     if tags.windows_itself:
         return 1
+    if protocol.window == PERIOD_WINDOW:
+        return dominant_period(s.values) if s.n_features == 1 else 1
     if protocol.window is not None:
         return protocol.window
     return tags.default_window if s.n_features == 1 else 1

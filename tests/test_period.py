@@ -42,3 +42,27 @@ def test_multivariate_is_refused():
 def test_tsb_ad_sample_file_has_its_published_window():
     d = pd.read_csv(TSB / "001_NAB_id_1_Facility_tr_1007_1st_2014.csv")
     assert dominant_period(d["Data"].to_numpy()) == 6  # shared/data/tsb_ad/README.md
+
+
+def test_window_period_sizes_the_harness_window_per_series():
+    """``--window period``: a row detector is windowed by each univariate series' own period,
+    and a multivariate series gets no window (it has no single period)."""
+    import bench
+    from bench.cell import Protocol
+    from bench.errors import BenchError
+    from bench.fitting import harness_window
+    from bench.plugins import get_manager
+
+    iforest = get_manager().get("detector", "iforest").factory
+    t = np.arange(2400)
+    rng = np.random.default_rng(0)
+    labels = np.zeros(t.size, dtype=np.int8)
+    uni = bench.Series((np.sin(2 * np.pi * t / 48) + 0.1 * rng.normal(size=t.size))
+                       .astype(np.float32)[:, None], labels, name="u")
+    multi = bench.Series(rng.normal(size=(t.size, 3)).astype(np.float32), labels, name="m")
+    proto = Protocol("unsupervised", window="period")
+    assert harness_window(iforest, proto, uni) == 48
+    assert harness_window(iforest, proto, multi) == 1
+    assert harness_window(iforest, Protocol("unsupervised", window=8), uni) == 8
+    with pytest.raises(BenchError, match="'period'"):
+        Protocol("unsupervised", window="weekly")
