@@ -40,7 +40,14 @@ import pluggy
 from . import chance_test, checks, progress, records, store
 from ._procworker import failed_by
 from .cell import Cell
-from .errors import BenchError, Interrupted, checkpoint, clear_stop, request_stop
+from .errors import (
+    BenchError,
+    Interrupted,
+    checkpoint,
+    clear_stop,
+    request_stop,
+    stop_requested,
+)
 from .plugins import Manager
 from .records import CellResult, RunRecord
 from .runner import load_dataset, run_cell
@@ -199,7 +206,10 @@ class Session:
             done.set()
             for s, h in previous.items():
                 signal.signal(s, h)
+            pending = stop_requested()
             clear_stop()
+        if pending:  # it came after the last safe point (the record is final): still a stop
+            raise Interrupted(pending)
 
     @contextlib.contextmanager
     def _deferred(self) -> Iterator[None]:

@@ -160,3 +160,23 @@ def test_signals_soak_small(tmp_path):
         assert s["exception_ignored_msgs"] == 0 and s["tracebacks"] == 0, s
         assert s["resume_failed"] == 0 and s["lost_cells_after_resume"] == 0, s
     assert summary["reference_cells"] == 2 and p.returncode == 0, p.stderr[-2000:]
+
+
+class _SignalsAtTheEnd:
+    """A listener that sends SIGTERM when the run is finished: after its last safe point."""
+
+    @bench.hookimpl
+    def bench_run_finished(self, record, path):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_a_signal_after_the_last_safe_point_still_stops(tmp_path, manager):
+    """Found by the soak: a SIGTERM while the finished record was written was recorded, then
+    forgotten, and the command exited 0."""
+    cells = api.plan(["synthetic:n_series=1,length=600"], ["zscore_sig"], manager=manager)
+    with pytest.raises(Interrupted) as exc:
+        api.run(cells, out=tmp_path, manager=manager, listeners=[_SignalsAtTheEnd()])
+    assert exc.value.signum == signal.SIGTERM
+    rec = _record(tmp_path)
+    assert rec["status"] == "finished" and [c["status"] for c in rec["cells"]] == ["ok"]
+    assert errors.stop_requested() == 0
