@@ -488,16 +488,17 @@ def main(argv: list[str] | None = None) -> None:
             _main(argv)
         except SystemExit as exc:
             exited, code = True, exc.code
+        finally:  # in-process callers (tests, scripts) get their handlers back; the command
+            for signum in (signal.SIGINT, signal.SIGTERM):  # the default action from here
+                if main_thread:
+                    signal.signal(signum, previous[signum] if argv is not None
+                                  else signal.SIG_DFL)
     except KeyboardInterrupt as exc:  # a signal after _main's own handling
         exited, code = True, 128 + getattr(exc, "signum", 2)
-    if argv is not None:  # called in-process (tests, scripts): its handlers come back
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    if argv is not None:
         if exited:
             sys.exit(code)
         return
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, signal.SIG_DFL)
     sys.stdout.flush()
     sys.stderr.flush()
     executors = sys.modules.get("bench.executors")
