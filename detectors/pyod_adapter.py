@@ -10,7 +10,8 @@ or None (its type is then the default's type; ``None`` defaults take what the te
 ``contamination``, ``n_jobs``, ``verbose`` and ``random_state`` are not parameters here: only
 pyod's thresholding reads ``contamination``, and ``random_state`` is the cell's seed.
 Scores: pyod's ``decision_function`` (higher = more anomalous, in the detector's own units).  On
-a univariate series the harness window (``--window N``) gives TSB-AD's ``Sub-`` variants.
+a univariate series the harness window (``--window N`` or ``--window period``) gives TSB-AD's
+``Sub-`` variants.
 """
 
 from __future__ import annotations
@@ -37,6 +38,20 @@ MODELS: dict[str, tuple[str, str]] = {
     "mcd": ("mcd", "MCD"), "ocsvm": ("ocsvm", "OCSVM"), "pca": ("pca", "PCA"),
     "rod": ("rod", "ROD"), "sampling": ("sampling", "Sampling"),
     "sod": ("sod", "SOD"), "sos": ("sos", "SOS"),
+}
+#: what each one is, for ``bench list detectors``
+WHAT = {
+    "abod": "angle-based outlier degree", "cblof": "cluster-based local outlier factor",
+    "cof": "connectivity-based outlier factor", "copod": "copula-based outlier detection",
+    "ecod": "empirical-CDF outlier detection", "gmm": "Gaussian mixture negative log-likelihood",
+    "hbos": "histogram-based outlier score", "iforest": "isolation forest",
+    "inne": "isolation with nearest-neighbour ensembles", "kde": "kernel density",
+    "knn": "distance to the k-th nearest neighbour", "kpca": "kernel PCA reconstruction error",
+    "lmdd": "linear method for deviation detection", "loda": "lightweight on-line detector",
+    "lof": "local outlier factor", "mcd": "minimum covariance determinant (Mahalanobis)",
+    "ocsvm": "one-class SVM", "pca": "PCA weighted projection distance",
+    "rod": "rotation-based outlier detection", "sampling": "distance to a random sample",
+    "sod": "subspace outlier degree", "sos": "stochastic outlier selection",
 }
 #: pyod arguments bench sets itself or that do not change decision_function
 HIDDEN = {"self", "contamination", "n_jobs", "verbose", "random_state"}
@@ -122,9 +137,9 @@ class PyodFactory:
 
     def __init__(self, name: str):
         self.name = name
-        self.__doc__ = (f"pyod's {MODELS[name][1]} (pyod.models.{MODELS[name][0]}): "
-                        f"decision_function scores, higher = more anomalous; --window N gives "
-                        f"its Sub- variant on a univariate series.")
+        self.__doc__ = (f"pyod's {MODELS[name][1]}, {WHAT[name]} (pyod.models.{MODELS[name][0]}): "
+                        f"decision_function scores, higher = more anomalous; --window N (or "
+                        f"period) gives its Sub- variant on a univariate series.")
 
     @property
     def __signature__(self) -> inspect.Signature:
