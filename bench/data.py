@@ -172,6 +172,8 @@ class Evaluation:
     time_costs:  whether costs that count time steps (an event cost's tolerance, NAB's windows)
                  mean anything here: False for rows without time order (HDFS block sessions) or
                  test ranges shorter than the tolerance (telemetry probes); tables then hide them.
+    gated:       metrics (besides the headline) whose getting worse fails ``bench compare``'s
+                 gate by default (``--strict`` gates every metric); always computed.
     """
 
     headline: str = "vus_pr"
@@ -181,6 +183,7 @@ class Evaluation:
     protocol: str = "unsupervised"
     split: str = ""
     time_costs: bool = True
+    gated: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         from . import protocols
@@ -204,7 +207,7 @@ class Evaluation:
     def to_dict(self) -> dict[str, Any]:
         return {"headline": self.headline, "thresholded": self.thresholded,
                 "threshold": self.threshold, "cost": self.cost, "protocol": self.protocol,
-                "split": self.split, "time_costs": self.time_costs}
+                "split": self.split, "time_costs": self.time_costs, "gated": list(self.gated)}
 
 
 @dataclass

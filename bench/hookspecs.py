@@ -66,7 +66,7 @@ def bench_register_datasets(register: RegisterDataset) -> None:
     headline="vus_pr", thresholded="f1", threshold="best_f1", cost="", protocol="unsupervised",
     split="..."))`` (those are the defaults: VUS-PR for time series with F1 beside it, labels
     unused).  ``headline`` is what its tables sort by: a metric name or ``"cost:NAME"`` (that
-    cost model's test total, lower is better; HPC declares ``cost:event`` with ``cost=
+    cost model's test total, lower is better; HPC ranks by ``vus_pr`` and declares ``cost=
     "event:c_alarm=1,c_missed=5,tolerance=12"`` and ``threshold="min_cost"``, as its course).
     ``protocol``: ``"unsupervised"`` or ``"semi-supervised"`` (the run's default for this
     dataset).  Every cell records the declaration (``declared``, ``headline``).  A sample of a
