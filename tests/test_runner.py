@@ -170,7 +170,8 @@ def test_missing_data_file_names_the_path(tmp_path):
     assert not list(tmp_path.glob("*.json"))  # nothing written before the failure
 
 
-def test_record_is_written_after_each_cell_atomically(manager, tmp_path):
+def test_record_is_written_after_each_cell_atomically(manager, tmp_path, monkeypatch):
+    monkeypatch.setattr("bench.session.SAVE_EVERY_S", 0.0)  # every cell (default: every 2 s)
     seen = []
 
     def on_cell(cell, done, total):
@@ -182,6 +183,23 @@ def test_record_is_written_after_each_cell_atomically(manager, tmp_path):
     api.run(api.plan(["tiny"], ["spy", "raises"], seeds=[0, 1], manager=manager),
             out=tmp_path, manager=manager, on_cell=on_cell)
     assert seen == [1, 2, 3, 4]
+
+
+def test_fast_cells_rewrite_the_record_at_most_once_a_second_and_the_end_has_all(
+        manager, tmp_path, monkeypatch):
+    """Re-encoding a large record after every cell of a fast grid dominated it; the record is
+    written after the first cell, then at most every SAVE_EVERY_S, and always at the end."""
+    monkeypatch.setattr("bench.session.SAVE_EVERY_S", 3600.0)
+    seen = []
+
+    def on_cell(cell, done, total):
+        files = list(tmp_path.glob("*.json"))
+        seen.append(len(records.load(files[0])["cells"]))
+
+    rec = api.run(api.plan(["tiny"], ["spy", "raises"], seeds=[0, 1], manager=manager),
+                  out=tmp_path, manager=manager, on_cell=on_cell)
+    assert seen == [1, 1, 1, 1]
+    assert len(records.load(next(tmp_path.glob("*.json")))["cells"]) == 4 == len(rec["cells"])
 
 
 def test_corrupt_record_is_a_clear_error(tmp_path):
