@@ -159,7 +159,7 @@ def test_signals_soak_small(tmp_path):
         assert s[f"exit_{rc}"] + s["killed_by_it_while_exiting"] == 2, s
         assert s["exception_ignored_msgs"] == 0 and s["tracebacks"] == 0, s
         assert s["resume_failed"] == 0 and s["lost_cells_after_resume"] == 0, s
-    assert summary["reference_cells"] == 2 and p.returncode == 0, p.stderr[-2000:]
+    assert summary["reference_cells"] >= 2 and p.returncode == 0, p.stderr[-2000:]
 
 
 class _SignalsAtTheEnd:
