@@ -69,7 +69,7 @@ def run_tsbad(ds, python: str, epochs: int | None, threads: int) -> dict:
             with open(p, "w") as f:
                 f.write("Data,Label\n")
                 for v, y in zip(s.values[:, 0].astype(np.float64), s.labels, strict=True):
-                    f.write(f"{v!r},{int(y)}\n")
+                    f.write(f"{float(v)!r},{int(y)}\n")
             paths.append(str(p))
         for col in PAIRS:
             prefix = str(Path(tmp) / col)
@@ -90,6 +90,7 @@ def run_tsbad(ds, python: str, epochs: int | None, threads: int) -> dict:
             out[col] = {"vus": vus, "per_file_s": {k: v["seconds"] for k, v in
                                                    meta["files"].items()},
                         "seconds": sum(v["seconds"] for v in meta["files"].values()),
+                        "epochs_run": {k: v["epochs_run"] for k, v in meta["files"].items()},
                         "versions": {k: meta[k] for k in ("torch", "numpy", "tsb_ad")},
                         "error": ""}
     return out
@@ -111,7 +112,7 @@ def report(ds, ours: dict, theirs: dict | None) -> None:
             rows.append((pub, b, t))
             print(f"{s.name[:42]:42s} {_f(pub):>7s} {_f(b):>7s} {_f(t):>7s}")
         arr = np.array([[np.nan if v is None else v for v in r] for r in rows], dtype=float)
-        mean = np.nanmean(arr, axis=0) if len(arr) else [np.nan] * 3
+        mean = [np.nanmean(c) if np.isfinite(c).any() else np.nan for c in arr.T]
         print(f"{'mean (' + str(len(rows)) + ' files)':42s} {_f(mean[0]):>7s} {_f(mean[1]):>7s} "
               f"{_f(mean[2]):>7s}")
         d = np.abs(arr[:, 1] - arr[:, 0])
@@ -121,6 +122,9 @@ def report(ds, ours: dict, theirs: dict | None) -> None:
         line = f"time: bench {tb['seconds']:.1f} s (compile {tb['compile_s']:.1f} s)"
         if theirs is not None:
             line += f", TSB-AD PyTorch {theirs[col]['seconds']:.1f} s"
+            ep = list(theirs[col].get("epochs_run", {}).values())
+            if ep:
+                line += f" ({min(ep)}-{max(ep)} epochs per file)"
             if theirs[col].get("error"):
                 line += f" [TSB-AD failed: {theirs[col]['error']}]"
         if tb["error"]:

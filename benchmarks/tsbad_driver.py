@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 
-def run_one(model: str, path: str, epochs: int | None) -> tuple[np.ndarray, float]:
+def run_one(model: str, path: str, epochs: int | None) -> tuple[np.ndarray, float, int]:
     import pandas as pd
     import torch
 
@@ -51,7 +51,11 @@ def run_one(model: str, path: str, epochs: int | None) -> tuple[np.ndarray, floa
                          batch_size=128, epochs=50 if epochs is None else epochs)
             clf.fit(data_train)
         score = clf.decision_function(data)
-    return np.asarray(score, dtype=np.float64).ravel(), time.perf_counter() - t0
+    secs = time.perf_counter() - t0
+    # epochs trained: AutoEncoder always all; LSTMAD's StepLR steps once per epoch
+    sched = getattr(clf, "scheduler", None)
+    run = int(sched.last_epoch) if sched is not None else int(clf.epochs)
+    return np.asarray(score, dtype=np.float64).ravel(), secs, run
 
 
 def main() -> None:
@@ -68,9 +72,9 @@ def main() -> None:
     scores, info = {}, {}
     for path in a.csv:
         stem = os.path.splitext(os.path.basename(path))[0]
-        s, secs = run_one(a.model, path, a.epochs)
+        s, secs, run = run_one(a.model, path, a.epochs)
         scores[stem] = s
-        info[stem] = {"rows": int(s.size), "seconds": secs}
+        info[stem] = {"rows": int(s.size), "seconds": secs, "epochs_run": run}
         print(f"{a.model} {stem}: {secs:.2f} s", flush=True)
     np.savez(a.out + ".npz", **scores)
     import TSB_AD
