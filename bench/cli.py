@@ -122,13 +122,17 @@ def _log(msg: str) -> None:
               help="Every metric, cost and timing in the tables (default: fits 100 columns).")
 @click.option("--force", is_flag=True,
               help="Refit every cell even when its scores are stored under --out/scores.")
+@click.option("--no-chance", is_flag=True,
+              help="With -m: leave out the chance rows (random over seeds 0-9 and constant on "
+                   "each dataset) that a grid naming its detectors gets by default.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @click.option("-v", "--verbose", is_flag=True,
               help="Also show cells as they start and detectors' training progress.")
 @click.pass_context
 def run(ctx, suite, datasets, detectors, thresholds, costs, metrics, seeds, protocol, train_on,
         window, no_standardize,
-        executor, jobs, timeout, memory_limit, scheduler, out, fmt, wide, force, quiet, verbose):
+        executor, jobs, timeout, memory_limit, scheduler, out, fmt, wide, force, no_chance, quiet,
+        verbose):
     """Run every dataset x detector cell and print leaderboards (stdout); progress on stderr."""
     manager = _manager(ctx)
     api.warn_problems(manager)
@@ -139,7 +143,7 @@ def run(ctx, suite, datasets, detectors, thresholds, costs, metrics, seeds, prot
         manager, suite, datasets, detectors, seeds,
         Protocol(protocol or "", standardize=not no_standardize, window=window,
                  train_on=train_on),
-        thresholds=thresholds, costs=costs, metrics=metrics, notes=notes)
+        thresholds=thresholds, costs=costs, metrics=metrics, notes=notes, chance=not no_chance)
     for line in notes:
         _log(f"bench: note: {line}")
     from .executors import default_executor, parse_size
@@ -157,10 +161,12 @@ def run(ctx, suite, datasets, detectors, thresholds, costs, metrics, seeds, prot
     if not manager.get("executor", executor).meta.get("isolates"):
         api.preflight(cells, manager)  # isolating executors load datasets in their workers
     if not quiet:
+        seeds_ = sorted({c.seed for c in cells})
         _log(f"bench: {len(cells)} cells "
-             f"({len({str(c.dataset) for c in cells})} datasets x "
-             f"{len({str(c.detector) for c in cells})} detectors x "
-             f"{len({c.seed for c in cells})} seeds), executor {executor}")
+             f"({len({str(c.dataset) for c in cells})} datasets, "
+             f"{len({str(c.detector) for c in cells})} detectors, "
+             f"seeds {seeds_[0]}" + (f"-{seeds_[-1]}" if len(seeds_) > 1 else "")
+             + f"), executor {executor}")
     with Progress(len(cells), mode="quiet" if quiet else "auto", verbose=verbose) as prog:
         record = api.run(cells, out=out, executor=executor, executor_options=options,
                          manager=manager, listeners=[prog], reuse=not force)

@@ -189,11 +189,15 @@ def cells(name: str | Spec, manager: Any = None, **kwargs: Any) -> list[Cell]:
 def for_run(manager: Any, suite: str | None, datasets: Sequence[str], detectors: Sequence[str],
             seeds: Sequence[int], protocol: Protocol, *, thresholds: Sequence[str] = (),
             costs: Sequence[str] = (), metrics: Sequence[str] = (),
-            notes: list[str] | None = None) -> tuple[list[Cell], Suite | None]:
+            notes: list[str] | None = None,
+            chance: bool = True) -> tuple[list[Cell], Suite | None]:
     """The cells of a ``bench run``: ``--suite NAME`` runs that suite, no ``-d`` / ``-m`` /
     ``--suite`` runs ``quick``, and ``-d`` / ``-m`` run their grid (:func:`bench.api.plan`; an
-    option left out takes the default entries) with ``seeds`` (default 0).  Returns the cells
-    and the suite (None for a plain grid)."""
+    option left out takes the default entries) with ``seeds`` (default 0).  A grid that names
+    its detectors gets the chance rows every suite has (:data:`CHANCE`: ``random`` over seeds
+    0-9, ``constant`` once, on each dataset), so its tables show lift and the chance test,
+    unless it names a chance detector itself or ``chance`` is False (``--no-chance``).
+    Returns the cells and the suite (None for a plain grid)."""
     from .api import DEFAULT_COST
     from .api import plan as plan_grid
 
@@ -203,12 +207,29 @@ def for_run(manager: Any, suite: str | None, datasets: Sequence[str], detectors:
     if suite is None and not datasets and not detectors and not seeds:
         suite = "quick"
     if suite is None:
-        return plan_grid(datasets, detectors, thresholds=thresholds,
-                         costs=costs or (DEFAULT_COST,), metrics=metrics,
-                         seeds=seeds or (0,), protocol=protocol, manager=manager), None
+        kw = {"thresholds": thresholds, "costs": costs or (DEFAULT_COST,), "metrics": metrics,
+              "protocol": protocol, "manager": manager}
+        grid = plan_grid(datasets, detectors, seeds=seeds or (0,), **kw)
+        if chance and detectors and not _names_chance(manager, detectors):
+            for m in CHANCE:
+                grid += plan_grid(datasets, [m.detector], seeds=m.seeds, **kw)
+            grid = [dataclasses.replace(c, index=i) for i, c in enumerate(grid)]
+        return grid, None
     s = get(manager, suite)
     return plan(s, manager, thresholds=thresholds, costs=costs, metrics=metrics,
                 protocol=protocol, notes=notes), s
+
+
+def _names_chance(manager: Any, detectors: Sequence[str]) -> bool:
+    """True when one of the named detectors is a chance baseline (registered ``chance=True``)."""
+    for d in detectors:
+        name = parse_spec(d).name if isinstance(d, str) else d.name
+        try:
+            if manager.get("detector", name).meta.get("chance"):
+                return True
+        except BenchError:
+            continue  # an unknown name is reported by plan_grid
+    return False
 
 
 def describe(suite: Suite) -> list[str]:

@@ -13,7 +13,7 @@ def test_run_seed_figure_as_json(capsys, tmp_path):
         capsys, "run", "-d", "hpc", "-m", "kde:bandwidth=0.5",
         "--threshold", "min_cost:grid=linspace:1e4:2e5:200",
         "--cost", "event:c_alarm=1,c_missed=5,tolerance=12", "--out", str(tmp_path),
-        "--format", "json")
+        "--format", "json", "--no-chance")
     assert code == 0, err
     objs = [json.loads(line) for line in out.splitlines()]
     assert len(objs) == 1

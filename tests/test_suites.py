@@ -130,3 +130,21 @@ def test_bare_run_is_the_quick_suite_and_says_how_to_run_the_real_thing(monkeypa
     assert "12 cells" in err
     assert err.strip().splitlines()[-1].startswith("bench: that was the quick suite (12 cells")
     assert "bench run --suite full" in err.strip().splitlines()[-1]
+
+
+def test_a_grid_naming_its_detectors_gets_the_chance_rows_unless_told_not_to():
+    """bench run -d D -m M: the tables need random (10 seeds) and constant beside M for lift and
+    the chance test; --no-chance (chance=False) and a grid naming a chance detector get none."""
+    from bench import suites
+    from bench.cell import Protocol
+    from bench.plugins import get_manager
+
+    m = get_manager()
+    cells, suite = suites.for_run(m, None, ["synthetic"], ["iforest"], (), Protocol())
+    got = sorted((c.detector.name, c.seed) for c in cells)
+    assert suite is None and [c.index for c in cells] == list(range(12))
+    assert got == sorted([("iforest", 0), ("constant", 0)] + [("random", s) for s in range(10)])
+    plain, _ = suites.for_run(m, None, ["synthetic"], ["iforest"], (), Protocol(), chance=False)
+    assert [c.detector.name for c in plain] == ["iforest"]
+    own, _ = suites.for_run(m, None, ["synthetic"], ["iforest", "random"], (1,), Protocol())
+    assert sorted((c.detector.name, c.seed) for c in own) == [("iforest", 1), ("random", 1)]
