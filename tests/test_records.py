@@ -62,7 +62,7 @@ def test_kill_9_mid_run_then_resume_loses_no_finished_cell(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "bench.cli", "run", "-d", "synthetic:n_series=3,length=6000",
            "-m", "kde", "-m", "iforest", "--seed", "0", "--seed", "1", "--seed", "2",
-           "--out", str(out), "-q"]
+           "--no-chance", "--out", str(out), "-q"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
     deadline = time.time() + 120
