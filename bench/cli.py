@@ -14,7 +14,7 @@ import click
 
 from . import __version__, api, checks, records
 from .cell import PERIOD_WINDOW
-from .errors import BenchError, early_stop
+from .errors import BenchError, early_stop, stop_requested
 from .leaderboard import FORMATS, render
 from .plugins import Manager, set_manager
 from .runner import Protocol
@@ -495,12 +495,22 @@ def main(argv: list[str] | None = None) -> None:
         except SystemExit as exc:
             exited, code = True, exc.code
         finally:  # in-process callers (tests, scripts) get their handlers back; the command
-            for signum in (signal.SIGINT, signal.SIGTERM):  # the default action from here
-                if main_thread:
+            if main_thread:  # the default action from here (switched with both blocked)
+                stop = {signal.SIGINT, signal.SIGTERM}
+                if argv is None:
+                    signal.pthread_sigmask(signal.SIG_BLOCK, stop)
+                for signum in stop:
                     signal.signal(signum, previous[signum] if argv is not None
                                   else signal.SIG_DFL)
     except KeyboardInterrupt as exc:  # a signal after _main's own handling
         exited, code = True, 128 + getattr(exc, "signum", 2)
+    if argv is None and main_thread:
+        # a request recorded but never raised (a handler's raise swallowed, or a handler
+        # replaced before it ran) still stops the command
+        signum = stop_requested() or max(signal.sigpending() & stop, default=0)
+        if signum and not code:
+            exited, code = True, 128 + signum
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stop)  # a pending one now ends it
     if argv is not None:
         if exited:
             sys.exit(code)
