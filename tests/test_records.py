@@ -61,7 +61,7 @@ def test_corrupt_score_file_is_recomputed(tmp_path):
 def test_kill_9_mid_run_then_resume_loses_no_finished_cell(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "bench.cli", "run", "-d", "synthetic:n_series=3,length=6000",
-           "-m", "kde", "-m", "iforest", "--seed", "0", "--seed", "1", "--seed", "2",
+           "-m", "kde", "-m", "iforest", *[a for s in range(6) for a in ("--seed", str(s))],
            "--no-chance", "--out", str(out), "-q"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
@@ -91,11 +91,11 @@ def test_kill_9_mid_run_then_resume_loses_no_finished_cell(tmp_path):
     assert res.returncode == 0, res.stderr
     assert res.stderr.count("reused stored scores") == stored
     rec = records.load(sorted(out.glob("*.json"), key=lambda p: p.stat().st_mtime)[-1])
-    assert rec["status"] == "finished" and len(rec["cells"]) == 6
+    assert rec["status"] == "finished" and len(rec["cells"]) == 12
     assert sum(c["reused"] for c in rec["cells"]) == stored
     # and the numbers equal an uninterrupted run's
     clean = api.run(api.plan(["synthetic:n_series=3,length=6000"], ["kde", "iforest"],
-                             seeds=[0, 1, 2]), out=tmp_path / "clean")
+                             seeds=list(range(6))), out=tmp_path / "clean")
     key = lambda r: {(c["detector"], c["seed"]): c["evaluations"][0]["costs"]  # noqa: E731
                      for c in r["cells"]}
     assert key(rec) == key(clean)
