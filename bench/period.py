@@ -35,13 +35,11 @@ def autocorrelation(x: np.ndarray, max_lag: int) -> np.ndarray:
     return acov / acov[0]
 
 
-def dominant_period(values: np.ndarray) -> int:
-    """The series' dominant period in rows (TSB-AD's ``find_length_rank(values, rank=1)``).
-
-    ``values``: ``[T]`` or ``[T, 1]``; a multivariate series (more than one column) has no single
-    period here, which is an error (TSB-AD returns 0 for it).  Returns an int >= 6, or 125 when
-    the autocorrelation has no local maximum in the accepted range (white noise, a constant, a
-    series shorter than about 10 rows)."""
+def acf_peaks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(acf, peaks)``: the autocorrelation of the first :data:`MAX_ROWS` rows at lags
+    ``SKIP..MAX_LAG`` (``acf[i]`` is lag ``i + SKIP``) and the positions of its strict local
+    maxima in ``acf``; ``None`` when there is no peak (or too few rows).  ``values``: ``[T]`` or
+    ``[T, 1]``; more columns are a ``ValueError``."""
     v = np.asarray(values, dtype=np.float64)
     if v.ndim == 2 and v.shape[1] == 1:
         v = v[:, 0]
@@ -49,12 +47,24 @@ def dominant_period(values: np.ndarray) -> int:
         raise ValueError(f"dominant_period needs one column, got shape {v.shape}")
     v = v[:MAX_ROWS]
     if v.size < SKIP + 3:
-        return FALLBACK
+        return None
     acf = autocorrelation(v, MAX_LAG)[SKIP:]
     inner = acf[1:-1]
     peaks = np.flatnonzero((inner > acf[:-2]) & (inner > acf[2:])) + 1
-    if peaks.size == 0:
+    return (acf, peaks) if peaks.size else None
+
+
+def dominant_period(values: np.ndarray) -> int:
+    """The series' dominant period in rows (TSB-AD's ``find_length_rank(values, rank=1)``).
+
+    ``values``: ``[T]`` or ``[T, 1]``; a multivariate series (more than one column) has no single
+    period here, which is an error (TSB-AD returns 0 for it).  Returns an int >= 6, or 125 when
+    the autocorrelation has no local maximum in the accepted range (white noise, a constant, a
+    series shorter than about 10 rows)."""
+    found = acf_peaks(values)
+    if found is None:
         return FALLBACK
+    acf, peaks = found
     # the highest peak; among equal heights the first, as a stable descending argsort gives
     best = int(peaks[np.argmax(acf[peaks])])
     if best < LOW or best > HIGH:

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 import bench
-from bench.period import FALLBACK, HIGH, LOW, MAX_LAG, MAX_ROWS, SKIP, autocorrelation
+from bench.period import FALLBACK, HIGH, LOW, SKIP, acf_peaks
 
 #: words added to every centred detector's description
 LOOKS_AHEAD = ("Scores are centred on their window (TSB-AD's convention): a row's score uses up "
@@ -32,14 +32,10 @@ def period_rank(values: np.ndarray, rank: int = 1) -> int:
     if v.shape[1] != 1:
         raise bench.BenchError(f"a period window needs one column, got {v.shape[1]}; "
                                f"give window=N explicitly")
-    v = v[:MAX_ROWS, 0]
-    if v.size < SKIP + 3:
+    found = acf_peaks(v)
+    if found is None:
         return FALLBACK
-    acf = autocorrelation(v, MAX_LAG)[SKIP:]
-    inner = acf[1:-1]
-    peaks = np.flatnonzero((inner > acf[:-2]) & (inner > acf[2:])) + 1
-    if peaks.size == 0:
-        return FALLBACK
+    acf, peaks = found
     order = np.argsort(-acf[peaks], kind="stable")  # positions in `peaks`, highest first
     chosen = order[0]
     if rank >= 2:
