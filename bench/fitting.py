@@ -78,8 +78,8 @@ def harness_window(factory: Any, protocol: Protocol, s: Series) -> int:
 
     A detector that windows itself (its tags' ``windows_itself``) is never wrapped.
     ``protocol.window`` set: that window (``"period"``: the series' dominant period on a
-    univariate series, no window on a multivariate one); unset: its tags' ``default_window`` on a univariate
-    series (iforest and kde declare 32, the autoencoders' window), else 1."""
+    univariate series, no window on a multivariate one); unset: its tags' ``default_window`` on
+    a univariate series (iforest and kde declare 32, the autoencoders' window), else 1."""
     tags = detector_tags(factory)
     if tags.windows_itself:
         return 1

@@ -37,9 +37,15 @@ import pluggy
 
 if TYPE_CHECKING:  # typing only, as pytest's hookspec.py does: nothing is imported at run time
     from .records import CellResult, RunRecord
-    from .registration import (RegisterCostModel, RegisterDataset, RegisterDetector,
-                               RegisterExecutor, RegisterMetric, RegisterSuite,
-                               RegisterThreshold)
+    from .registration import (
+        RegisterCostModel,
+        RegisterDataset,
+        RegisterDetector,
+        RegisterExecutor,
+        RegisterMetric,
+        RegisterSuite,
+        RegisterThreshold,
+    )
 
 hookspec = pluggy.HookspecMarker("bench")
 

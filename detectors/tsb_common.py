@@ -111,3 +111,17 @@ def same_rows(a: np.ndarray | None, b: np.ndarray) -> bool:
 def check_fitted(det, name: str) -> None:
     if not hasattr(det, "train_"):
         raise bench.BenchError(f"{name}: call fit() before score()")
+
+
+def scoring_input(det, X: np.ndarray) -> np.ndarray:
+    """``X`` as a 2-D array a fitted windowed detector can score: fitted first, the columns it
+    was fitted on, at least one window of rows; otherwise one :class:`bench.BenchError` line."""
+    check_fitted(det, det.name)
+    X = as_2d(X)
+    if X.shape[1] != det.train_.shape[1]:
+        raise bench.BenchError(f"{det.name}: fitted on {det.train_.shape[1]} columns, "
+                               f"scoring {X.shape[1]}")
+    if len(X) < det.window_:
+        raise bench.BenchError(f"{det.name}: {len(X)} rows to score, fewer than the window "
+                               f"({det.window_})")
+    return X

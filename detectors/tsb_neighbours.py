@@ -26,6 +26,7 @@ from .tsb_common import (
     resolve_window,
     row_zscore,
     same_rows,
+    scoring_input,
     tsb_windows,
 )
 
@@ -60,15 +61,9 @@ class _Sub:
 
     def score(self, X: np.ndarray) -> np.ndarray:
         check_fitted(self, self.name)
-        X = as_2d(X)
-        if same_rows(self.train_, X):
+        if same_rows(self.train_, as_2d(X)):
             return self.in_sample_.copy()
-        if X.shape[1] != self.train_.shape[1]:
-            raise bench.BenchError(f"{self.name}: fitted on {self.train_.shape[1]} columns, "
-                                   f"scoring {X.shape[1]}")
-        if len(X) < self.window_:
-            raise bench.BenchError(f"{self.name}: {len(X)} rows to score, fewer than the window "
-                                   f"({self.window_})")
+        X = scoring_input(self, X)
         return centre(self._score_rows(self._rows(X)), self.window_)
 
 
@@ -177,9 +172,9 @@ class SubHBOS(_Sub):
 
 class SubPCA(_Sub):
     """PCA outlier score (Shyu et al., 2003, as pyod computes it; TSB-AD's Sub-PCA, all
-    components, exact SVD) of each standardised period window: the sum over principal axes of the distance
-    to that axis' unit vector divided by its explained-variance ratio, so the low-variance axes
-    weigh most; higher = more anomalous."""
+    components, exact SVD) of each standardised period window: the sum over principal axes of
+    the distance to that axis' unit vector divided by its explained-variance ratio, so the
+    low-variance axes weigh most; higher = more anomalous."""
 
     name, periodicity = "sub_pca", 1
 

@@ -18,7 +18,7 @@ import numpy as np
 
 import bench
 
-from .tsb_common import LOOKS_AHEAD, as_2d, check_fitted, resolve_window, row_zscore
+from .tsb_common import LOOKS_AHEAD, as_2d, check_fitted, resolve_window, row_zscore, scoring_input
 
 
 class _Series:
@@ -38,14 +38,7 @@ class _Series:
         return self
 
     def score(self, X: np.ndarray) -> np.ndarray:
-        check_fitted(self, self.name)
-        X = as_2d(X)
-        if X.shape[1] != self.train_.shape[1]:
-            raise bench.BenchError(f"{self.name}: fitted on {self.train_.shape[1]} columns, "
-                                   f"scoring {X.shape[1]}")
-        if len(X) < self.window_:
-            raise bench.BenchError(f"{self.name}: {len(X)} rows to score, fewer than the window "
-                                   f"({self.window_})")
+        X = scoring_input(self, X)
         return np.mean([self._series_scores(X[:, j]) for j in range(X.shape[1])], axis=0)
 
 

@@ -4,13 +4,13 @@ bare `bench run` is the quick suite."""
 from __future__ import annotations
 
 import pytest
+from cli_helpers import run_cli
 
 import bench
 from bench import api, suites
 from bench.params import bind, parse_spec
 from bench.plugins import Manager
 from bench.suites import CHANCE, Member, Suite
-from cli_helpers import run_cli
 
 pytest_plugins = ["bench.testing.pytest_plugin"]
 

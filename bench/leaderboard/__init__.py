@@ -19,9 +19,20 @@ entries, the overall ranking) and :mod:`.render` (text in any format).
 
 from __future__ import annotations
 
-from .render import (dataset_tables, overall_table, render, render_table)
-from .rows import (CHANCE_NAMES, DEFAULT_HEADLINE, FALLBACK_HEADLINES, FORMATS, NARROW_EXTRA,
-                   WIDTH, Column, column, dataset_label, detector_label, rows)
+from .render import dataset_tables, overall_table, render, render_table
+from .rows import (
+                   CHANCE_NAMES,
+                   DEFAULT_HEADLINE,
+                   FALLBACK_HEADLINES,
+                   FORMATS,
+                   NARROW_EXTRA,
+                   WIDTH,
+                   Column,
+                   column,
+                   dataset_label,
+                   detector_label,
+                   rows,
+)
 from .tables import Entry, Overall, Table, ranking, tables
 
 __all__ = ["CHANCE_NAMES", "DEFAULT_HEADLINE", "FALLBACK_HEADLINES", "FORMATS", "NARROW_EXTRA",

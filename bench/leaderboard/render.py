@@ -16,7 +16,6 @@ from .export import csv_text, json_lines
 from .rows import FORMATS, NARROW_EXTRA, WIDTH, Column, _fmt, column, time_based
 from .tables import _PART, Entry, Overall, Table, ranking, tables
 
-
 # ----------------------------------------------------------------------------- one table as text
 
 

@@ -14,7 +14,6 @@ import numpy as np
 from ..plugins import Manager, get_manager
 from .rows import Column, _fmt, _grid, _headline_key, _is_chance, _pm, column, rows
 
-
 # ----------------------------------------------------------------------------- aggregation
 
 
