@@ -133,3 +133,10 @@ def test_bench_run_scores_under_the_nab_protocol_reproduces_the_board(capsys, tm
         assert board[f"nab_score:{profile}"] == pytest.approx(published, abs=0.5)
     assert board["nab_score:standard"] == pytest.approx(70.10, abs=0.01)
     assert len(ev["per_series"]) == 58
+    # the table a user reads: NAB's board, titled with its rule, numenta's row first
+    after = out[out.index("NAB's board (NAB's own rule: one threshold per profile chosen with "
+                          "the labels"):].splitlines()[2:]  # title, blank line, then the table
+    rows = [r for r in after[:next(i for i, r in enumerate(after) if not r.startswith("|"))]
+            if r.startswith("| ")][1:]
+    assert rows[0].startswith("| scores(") and "| 70.101 " in rows[0]
+    assert any("random ~chance" in r for r in rows) and any("constant ~chance" in r for r in rows)

@@ -12,6 +12,7 @@ from tabulate import tabulate
 
 from .. import escape
 from ..plugins import Manager, get_manager
+from .corpus import corpus_tables
 from .export import csv_text, json_lines
 from .rows import FORMATS, NARROW_EXTRA, WIDTH, Column, _fmt, column, time_based
 from .tables import _PART, Entry, Overall, Table, ranking, tables
@@ -212,7 +213,9 @@ def _legend(t: Table, cols: list[Column], lift: bool, more: list[str] = ()) -> l
     if t.oracle:
         parts.append("an upper bound, not a result")
     elif t.threshold:
-        parts.append(f"threshold {t.threshold} (chosen with {t.chosen_with})")
+        how = t.chosen_with if t.chosen_with.startswith("ORACLE") else \
+            f"chosen with {t.chosen_with}"
+        parts.append(f"threshold {t.threshold} ({how})")
     if not t.oracle and not t.beats_chance:
         parts.append("no detector beats the chance rows: left out of the overall rank")
     counts = _series_counts(t, [t.headline, *cols])
@@ -327,6 +330,7 @@ def _all_tables(record: Any, manager: Manager, wide: bool) -> list[
         tuple[str, list[str], list[list[str]], list[str]]]:
     ts = tables(record, manager)
     main = [render_table(t, manager, wide) for t in ts if not t.oracle]
+    main += corpus_tables(record, manager)
     oracle = [render_table(t, manager, wide) for t in ts if t.oracle]
     oracle += [x for x in (_oracle_metric_table(t, manager) for t in ts) if x]
     return main + oracle
