@@ -477,7 +477,7 @@ def test_evaluation_bump_of_a_mixed_base_is_reevaluated_from_each_cells_plan(tmp
 
 @pytest.mark.slow
 def test_committed_baseline_passes_after_an_evaluation_bump(tmp_path, monkeypatch):
-    """The committed (schema 3) baseline, re-evaluated from its stored scores under each cell's
+    """The committed baseline, re-evaluated from its stored scores under each cell's
     own plan when the evaluation step's version is bumped, compares with 0 not comparable and a
     passing gate (on a copy; results/baseline is not touched)."""
     import shutil
@@ -498,9 +498,11 @@ def test_committed_baseline_passes_after_an_evaluation_bump(tmp_path, monkeypatc
         new.key_parts.update(detector_code=c.key_parts.get("detector_code"),
                              harness_fit=c.key_parts.get("harness_fit"))
         head.cells[i] = new
-    assert compare(base, head).count("not comparable") == len(base.cells)
+    first = compare(base, head)  # changes are per dataset x detector (seeds pooled)
+    assert first.changes and all(ch.status == "not comparable" for ch in first.changes)
     cmp = compare(api.reevaluate_base(base, head, scores), head)
-    assert cmp.count("not comparable") == 0 and cmp.gate() == [] and cmp.compared > 400
+    # 396 values at the baseline of 2026-12-02 (100 cells: headlines and gated metrics)
+    assert cmp.count("not comparable") == 0 and cmp.gate() == [] and cmp.compared > 300
 
 
 BASELINE = Path(__file__).resolve().parents[1] / "results" / "baseline"

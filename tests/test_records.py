@@ -202,8 +202,18 @@ def test_records_are_ordinary_readable_files(tmp_path):
 BASELINE = __import__("pathlib").Path(__file__).resolve().parents[1] / "results" / "baseline"
 
 
-def test_committed_schema_3_baseline_loads_with_each_cells_own_plan():
-    rec = records.load(BASELINE / "baseline.json")
+#: the regression baseline as committed at f83ff4c (schema 3, 49 cells), kept as a fixture after
+#: results/baseline/ was re-recorded in schema 4
+SCHEMA_3_BASELINE = BASELINE.parents[1] / "tests" / "data" / "baseline_schema3.json.gz"
+
+
+def test_committed_schema_3_baseline_loads_with_each_cells_own_plan(tmp_path):
+    import gzip
+
+    path = tmp_path / "baseline.json"
+    path.write_bytes(gzip.decompress(SCHEMA_3_BASELINE.read_bytes()))
+    assert __import__("json").loads(path.read_text())["schema"] == 3
+    rec = records.load(path)
     assert rec.schema == records.SCHEMA_VERSION == 4
     plans = {c.dataset: c.plan for c in rec.cells}
     # the run-level grid said one threshold; each cell knows the one it used
