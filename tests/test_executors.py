@@ -558,7 +558,7 @@ def test_dask_cells_processes_go_when_bench_is_killed(tmp_path, how):
         while len(_pids(pidfile)) < 2 and time.time() < deadline and p.poll() is None:
             time.sleep(0.1)
         assert len(_pids(pidfile)) == 2, p.stderr.read() if p.poll() is not None else "slow"
-        time.sleep(1.0)  # the guard has looked at the tree
+        time.sleep(2.0)  # the guard (it looks every 0.5 s) has seen the children
         procs, groups = tree(p.pid)
         if how == signal.SIGINT:
             os.killpg(p.pid, signal.SIGINT)
