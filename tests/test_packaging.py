@@ -42,6 +42,21 @@ def test_every_package_data_folder_is_declared():
     assert not stale, f"declared but absent (remove from pyproject.toml): {stale}"
 
 
+def test_every_python_package_is_declared():
+    """A package folder (one with ``__init__.py``) left out of [tool.setuptools] packages is
+    missing from the wheel: ``bench`` then fails to import from a real install, while every
+    editable-install test passes (bench.leaderboard was missed once; CI's wheel step caught it)."""
+    mapping = PYPROJECT["tool"]["setuptools"]["package-dir"]
+    roots = {"bench": ROOT / "bench", "bench.detectors": ROOT / mapping["bench.detectors"],
+             "bench.datasets": ROOT / mapping["bench.datasets"]}
+    found = set()
+    for name, folder in roots.items():
+        for init in folder.rglob("__init__.py"):
+            found.add(".".join((name, *init.parent.relative_to(folder).parts)))
+    missing = sorted(found - _declared_packages())
+    assert not missing, f"declare these in pyproject.toml [tool.setuptools] packages: {missing}"
+
+
 def test_distribution_name_is_used_everywhere():
     assert PYPROJECT["project"]["name"] == DISTRIBUTION == "anomaly-bench"
     example = tomllib.loads((ROOT / "examples" / "bench-plugin-example" / "pyproject.toml")
