@@ -21,36 +21,29 @@ from .tables import _PART, Entry, Overall, Table, ranking, tables
 
 
 
-def _metric_keys(t: Table) -> list[str]:
-    """Metric names recorded in the table's rows, in record order."""
-    keys: list[str] = []
+def _row_keys(t: Table, field: str) -> list[str]:
+    """The keys of ``field`` (a dict per row: metrics, costs, compute) over the table's rows, in
+    record order, each once."""
+    keys: dict[str, None] = {}
     for e in t.entries:
         for r in e.rows:
-            for m in r["metrics"]:
-                if m not in keys:
-                    keys.append(m)
-    return keys
+            keys.update(dict.fromkeys(r.get(field) or {}))
+    return list(keys)
+
+
+def _metric_keys(t: Table) -> list[str]:
+    """Metric names recorded in the table's rows, in record order."""
+    return _row_keys(t, "metrics")
 
 
 def _compute_keys(t: Table) -> list[str]:
     """Compute cost models of the cells (priced per cell, shown apart from alarm costs)."""
-    keys: list[str] = []
-    for e in t.entries:
-        for r in e.rows:
-            for c in r.get("compute") or {}:
-                if c not in keys:
-                    keys.append(c)
-    return keys
+    return _row_keys(t, "compute")
 
 
 def _cost_keys(t: Table) -> list[str]:
-    keys: list[str] = []
-    for e in t.entries:
-        for r in e.rows:
-            for c in r["costs"]:
-                if c not in keys:
-                    keys.append(c)
-    return keys
+    """Alarm cost models recorded in the table's rows, in record order."""
+    return _row_keys(t, "costs")
 
 
 def _columns(t: Table, manager: Manager, wide: bool) -> list[Column]:
