@@ -146,11 +146,19 @@ def prepare(factory: Any, s: Series, cell: Cell) -> tuple[np.ndarray, np.ndarray
     return X, mask, runs, note
 
 
+def test_rows(s: Series, cell: Cell) -> slice:
+    """The rows the cell's protocol evaluates (``tsb-ad``: the whole series; bench's split: its
+    test range): what ``explain`` covers, so a heatmap lines up with the evaluated scores."""
+    from . import protocols
+
+    return protocols.get(cell.protocol.name).rows(s)["test"]
+
+
 def fit_and_score(factory: Any, params: dict[str, Any], s: Series, cell: Cell,
                   who: str) -> tuple[SeriesResult, np.ndarray]:
     """Fit a fresh detector on one series' training rows, score every row (and explain the test
     range when the detector can and the cell asks).  Returns the result and the training mask."""
-    r = s.split.ranges(len(s))
+    test = test_rows(s, cell)
     X, train_mask, runs, note = prepare(factory, s, cell)
     detector = construct(factory, params, who)
     # the fit keywords are those of the built detector (a factory function shows none)
@@ -180,10 +188,10 @@ def fit_and_score(factory: Any, params: dict[str, Any], s: Series, cell: Cell,
     explain = None
     if cell.explain and callable(getattr(detector, "explain", None)):
         explain = np.asarray(call(who, f"explain() on series '{s.name}'", detector.explain,
-                                  X[r["test"]]), dtype=np.float32)
-        if explain.shape != (r["test"].stop - r["test"].start, s.n_features):
+                                  X[test]), dtype=np.float32)
+        if explain.shape != (test.stop - test.start, s.n_features):
             raise CellError(f"{who}: explain() returned shape {explain.shape}; it must return "
-                            f"[T, F] = ({r['test'].stop - r['test'].start}, {s.n_features})")
+                            f"[T, F] = ({test.stop - test.start}, {s.n_features})")
     compiles = int(getattr(detector, "compiles_", 0) or 0)
     res = SeriesResult(s.name, scores, fit_s, score_s, device, explain, compiles,
                        float(getattr(detector, "compile_s_", 0.0) or 0.0), window, note)

@@ -85,11 +85,13 @@ def fit_fleet_all(factory: Any, params: dict[str, Any], ds: Dataset, cell: Cell,
 
 def _explain(detector: Any, series: list, full: list, cell: Cell,
              who: str) -> dict[str, np.ndarray]:
-    """Test-range explanations: ``explain_fleet`` when the detector has it, else each member's
+    """Explanations of the rows the protocol evaluates: ``explain_fleet`` when the detector has it, else each member's
     ``explain``; {} when the cell does not ask or the detector cannot."""
     if not cell.explain:
         return {}
-    tests = [X[s.split.ranges(len(s))["test"]] for s, X in zip(series, full, strict=True)]
+    from .fitting import test_rows
+
+    tests = [X[test_rows(s, cell)] for s, X in zip(series, full, strict=True)]
     try:
         if callable(getattr(detector, "explain_fleet", None)):
             got = detector.explain_fleet(tests)

@@ -139,13 +139,21 @@ RATIOS = (0.5, 1, 2, 5, 10, 20, 50, 100)
 TOLERANCES = (0, 3, 12)
 
 
-def cost_ratio_curve(s: Any, scores: np.ndarray) -> dict[str, Any]:
-    """Test-range event cost (in false-alarm units, lower is better) against c_missed / c_alarm
-    for a few tolerances, the threshold re-chosen on the validation range for each ratio (never
-    on test labels): :func:`bench.costs.cost_curve`."""
+def _rows(s: Any, protocol: str = "") -> dict[str, slice | None]:
+    """The series' train / val / test slices under the cell's protocol (``val`` None: the
+    protocol has no validation range, e.g. ``tsb-ad``)."""
+    from . import protocols
+
+    return protocols.get(protocol).rows(s)
+
+
+def cost_ratio_curve(s: Any, scores: np.ndarray, protocol: str = "") -> dict[str, Any]:
+    """Evaluated-range event cost (in false-alarm units, lower is better) against c_missed /
+    c_alarm for a few tolerances, the threshold re-chosen on the protocol's validation range for
+    each ratio (never on test labels): :func:`bench.costs.cost_curve`."""
     from .costs import cost_curve
 
-    r = s.split.ranges(len(s))
+    r = _rows(s, protocol)
     cc = cost_curve(s.labels[r["test"]], scores[r["test"]], ratios=np.array(RATIOS),
                     tolerances=list(TOLERANCES), val_labels=s.labels[r["val"]],
                     val_scores=scores[r["val"]])
@@ -218,11 +226,12 @@ class _Values:
         return k
 
 
-def _cost_ratio_or_none(s: Any, scores: np.ndarray) -> dict[str, Any] | None:
-    r = s.split.ranges(len(s))
-    if r["val"].stop <= r["val"].start or r["test"].stop <= r["test"].start:
+def _cost_ratio_or_none(s: Any, scores: np.ndarray, protocol: str) -> dict[str, Any] | None:
+    """None when the protocol has no (or an empty) validation range to choose thresholds on."""
+    r = _rows(s, protocol)
+    if r["val"] is None or r["val"].stop <= r["val"].start or r["test"].stop <= r["test"].start:
         return None
-    return cost_ratio_curve(s, np.asarray(scores, dtype=np.float64))
+    return cost_ratio_curve(s, np.asarray(scores, dtype=np.float64), protocol)
 
 
 def cell_view(cell: dict[str, Any], i: int, manager: Manager, values: _Values,
@@ -252,15 +261,16 @@ def cell_view(cell: dict[str, Any], i: int, manager: Manager, values: _Values,
         return view
     view["values"] = values.key(cell, ds)
     per = {p["series"]: p for p in ev.get("per_series", [])}
+    protocol = str((cell.get("protocol") or {}).get("name") or "")
     for s in ds:
         p = per.get(s.name, {})
-        r = s.split.ranges(len(s))
+        r = _rows(s, protocol)
         entry = {"name": s.name, "label": escape.plotly(s.name), "n": len(s),
-                 "val": r["val"].start, "test": r["test"].start,
+                 "val": None if r["val"] is None else r["val"].start, "test": r["test"].start,
                  "thr": _finite(p.get("threshold")), "labels": _ranges(s.labels),
                  "metrics": _series_metrics(cell, p),
                  "scores": pack_trace(stored.scores[s.name], max_points),
-                 "cost_ratio": _cost_ratio_or_none(s, stored.scores[s.name])}
+                 "cost_ratio": _cost_ratio_or_none(s, stored.scores[s.name], protocol)}
         if s.n_features > 1 and s.name in stored.explain:
             entry["explain"] = pack_heatmap(stored.explain[s.name])
             entry["explain_start"] = r["test"].start

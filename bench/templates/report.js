@@ -70,7 +70,7 @@ function shapesFor(s, withSignal) {
                  fillcolor: "rgba(214,39,40,0.15)", line: {width: 1, color: "rgba(214,39,40,0.3)"},
                  layer: "below"});
   }
-  for (const v of [s.val, s.test]) {
+  for (const v of [s.val, s.test].filter((x) => x !== null && x > 0)) {
     shapes.push({type: "line", xref: "x", yref: "paper", x0: v, x1: v, y0: 0, y1: 1,
                  line: {color: "#888", width: 1}});
   }
@@ -133,7 +133,8 @@ async function drawSeries(cell, i) {
     yaxis: {title: {text: "score"}, type: logScale ? "log" : "linear",
             domain: withSignal ? [0, 0.55] : [0, 1]},
     shapes: shapesFor(s, withSignal),
-    annotations: [["train", 0], ["val", s.val], ["test", s.test]].map(([t, x]) => (
+    annotations: [["train", 0], ["val", s.val], ["test", s.test]].filter(
+      ([t, x]) => x !== null && (t === "train" || x > 0)).map(([t, x]) => (
       {text: t, x: x, xref: "x", yref: "paper", y: 1, yanchor: "bottom", xanchor: "left",
        showarrow: false, font: {size: 10, color: "#666"}})),
   };
