@@ -188,11 +188,17 @@ def not_comparable(b: CellResult, h: CellResult) -> str:
     if b.dataset_fingerprint != h.dataset_fingerprint:
         return (f"dataset changed (fingerprint {b.dataset_fingerprint} -> "
                 f"{h.dataset_fingerprint})")
-    bp, hp = pb.get("protocol", b.protocol), ph.get("protocol", h.protocol)
+    bp, hp = _versioned(pb.get("protocol", b.protocol)), _versioned(ph.get("protocol", h.protocol))
     if bp == hp:
         return ""
     return dict_changes("protocol", _effective(bp, b), _effective(hp, h)) or \
         dict_changes("protocol", bp, hp)
+
+
+def _versioned(protocol: Any) -> Any:
+    """A recorded protocol with its declared ``version`` (1 in records written before protocols
+    declared one)."""
+    return {"version": 1, **protocol} if isinstance(protocol, dict) else protocol
 
 
 def _effective(protocol: Any, cell: CellResult) -> Any:

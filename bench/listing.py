@@ -164,14 +164,15 @@ def protocols(name: str | None = None, as_json: bool = False) -> str:
     from . import protocols as reg
 
     shown = [reg.get(name)] if name else reg.all_profiles()
-    rows = [{"name": p.name, "description": p.description, "thresholds": p.threshold_note,
+    rows = [{"name": p.name, "version": p.version, "description": p.description,
+             "thresholds": p.threshold_note,
              "fit": p.fit_note or "the training range only",
              "dataset_metrics": p.dataset_metrics_note} for p in shown]
     if as_json:
         return json.dumps(rows[0] if name else rows, indent=2)
     if name:
         r = rows[0]
-        return "\n".join([f"protocol {r['name']}", "", *textwrap.wrap(r["description"], WIDTH), "",
+        return "\n".join([f"protocol {r['name']} (version {r['version']})", "", *textwrap.wrap(r["description"], WIDTH), "",
                           *textwrap.wrap(f"thresholds: {r['thresholds']}", WIDTH),
                           *textwrap.wrap(f"fit: {r['fit']}", WIDTH)]
                          + ([*textwrap.wrap(f"corpus values: {r['dataset_metrics']}", WIDTH)]

@@ -90,6 +90,11 @@ class Profile:
     dataset_metrics_note: how those values choose anything (e.g. a threshold on the labels).
     threshold_note: how a thresholded metric's threshold is chosen under this protocol.
     fit_note:       what the fit sees that a deployed detector would not ("" = nothing).
+    version:        bump when a change alters what the protocol fits, evaluates or
+                    parametrises (the ranges, fitted rows, metric parameters, corpus values):
+                    it is part of every cell's keys, so stored scores are not reused across it
+                    and ``bench compare`` reports ``protocol version 1 -> 2`` (not comparable)
+                    instead of a regression.
     """
 
     name: str
@@ -102,6 +107,7 @@ class Profile:
     dataset_metrics_note: str = ""
     threshold_note: str = "chosen with the validation range's labels"
     fit_note: str = ""
+    version: int = 1
 
     @property
     def oracle_thresholds(self) -> bool:

@@ -202,6 +202,14 @@ def planned(cell: Cell, declared: Any) -> Cell:
                    protocol=cell.protocol.resolve(declared.protocol))
 
 
+def protocol_key(protocol: Any) -> dict[str, Any]:
+    """The cell's protocol settings plus the registered profile's declared ``version``
+    (:class:`bench.protocols.Profile`): a protocol whose procedure changed keys new scores."""
+    from . import protocols
+
+    return {**asdict(protocol), "version": protocols.get(protocol.name).version}
+
+
 def keys(r: Resolved, res: CellResult) -> None:
     """Phase 2: what the cell's scores (``fit_key``) and its numbers (``key``) are keyed by."""
     cell = r.cell
@@ -214,7 +222,7 @@ def keys(r: Resolved, res: CellResult) -> None:
         "detector_code": codehash.code_digest(r.detector.factory),
         "dataset": [cell.dataset.name, res.dataset_params, res.dataset_fingerprint],
         "seed": cell.seed,
-        "protocol": asdict(cell.protocol),
+        "protocol": protocol_key(cell.protocol),
         "evaluation": evaluation,
         "metric_code": store.evaluation_key(evaluation),
     }
