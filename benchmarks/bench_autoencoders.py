@@ -222,7 +222,7 @@ def main() -> None:
     os.environ["BENCH_JIT_CACHE_DIR"] = cache.name
     import jax
     import torch
-    from bench.detectors import _jax_train as jt
+    from bench.detectors.jax import train as jt
 
     rng = np.random.default_rng(0)
     peak = matmul_peak()

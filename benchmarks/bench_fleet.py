@@ -79,8 +79,8 @@ def run_cell(ds, name: str, params: dict, fleet: bool, explain: bool = False,
     """The runner's ``_fit_all`` on ``ds`` (``fleet=False``: the per-series path; ``explain``:
     the test ranges explained too, as a default cell does; ``stacked``: force the fleet's
     models into one program, or one after another; None: the device's default)."""
-    from bench.detectors import _jax_train as jt
     from bench.detectors.autoencoders import LSTMAE, DenseAE
+    from bench.detectors.jax import train as jt
 
     from bench.cell import Cell
     from bench.fitting import _fit_all
@@ -210,7 +210,7 @@ def child(kind: str, scale: float) -> None:
     ds = yahoo_shaped(scale)
     name, _ = CASES[kind]
     info = run_cell(ds, name, {"epochs": 1}, fleet=True, explain=True)
-    from bench.detectors import _config
+    from bench.detectors.jax import config as _config
 
     info.update(_config.compile_stats())
     print("RESULT " + json.dumps({k: info[k] for k in ("compiles", "cache_hits", "compile_s",
@@ -252,7 +252,7 @@ def main() -> None:
 
 def report(args) -> None:
     import jax
-    from bench.detectors import _jax_train as jt
+    from bench.detectors.jax import train as jt
     from bench_autoencoders import matmul_peak
 
     load0 = os.getloadavg()

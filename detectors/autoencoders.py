@@ -3,7 +3,7 @@ LSTM forecaster.  Score: reconstruction or prediction error per time step (highe
 anomalous); ``explain`` gives it per feature.
 
 JAX is imported only when a detector is fitted, so loading this plugin is cheap.  The models and
-training loops live in ``_jax_models`` and ``_jax_train``; ``_neural`` holds their shared
+training loops live in the package :mod:`bench.detectors.jax`; ``jax.detector`` holds their shared
 fit / score / explain code.  Training, shared by the three:
 
 * Optax Adam (``lr``), ``batch`` samples per step, at most ``epochs`` epochs; each epoch is one
@@ -42,8 +42,8 @@ import numpy as np
 
 import bench
 
-from ._config import DenseConfig, ForecastConfig, LSTMAEConfig, ModelConfig
-from ._neural import (  # noqa: F401 - re-exported: the names this module held before _neural
+from .jax.config import DenseConfig, ForecastConfig, LSTMAEConfig, ModelConfig
+from .jax.detector import (  # noqa: F401 - re-exported: the names this module held before
     ALIGNS,
     EXPLAIN_VALUES,
     FEATURE_SCORES,

@@ -12,7 +12,7 @@ from scipy.special import logsumexp
 import bench
 from bench.params import Interval, Options
 
-from ._config import bucket, setup_jax  # the JAX detectors' shape buckets and cache
+from .jax.config import bucket, setup_jax  # the JAX detectors' shape buckets and cache
 
 
 def scott_bandwidth(n: int, d: int) -> float:

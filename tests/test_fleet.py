@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from bench.detectors import _jax_train as jt
 from bench.detectors.autoencoders import LSTMAE, DenseAE, LSTMForecast
+from bench.detectors.jax import train as jt
 
 import bench
 from bench.data import Dataset, Series, Split

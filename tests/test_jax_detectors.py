@@ -7,8 +7,8 @@ import pickle
 
 import numpy as np
 import pytest
-from bench.detectors import _jax_train as jt
 from bench.detectors.autoencoders import LSTMAE, DenseAE, LSTMForecast
+from bench.detectors.jax import train as jt
 
 import bench
 from bench.params import Spec
@@ -121,7 +121,7 @@ def test_lstm_layer_matches_the_textbook_cell_and_its_autodiff_gradient(mode):
     A wrong sign or a missing term in the backward pass fails this."""
     import jax
     import jax.numpy as jnp
-    from bench.detectors import _jax_models as m
+    from bench.detectors.jax import lstm as m
     from flax import nnx
 
     rng = np.random.default_rng(3)

@@ -1,6 +1,6 @@
 """The shared machinery of the JAX detectors of :mod:`bench.detectors.autoencoders` (``_Neural``:
 fit / score / explain, one series at a time or a fleet of series at once), without JAX: the
-training and scoring programs are imported when a detector is fitted (:mod:`._jax_train`).
+training and scoring programs are imported when a detector is fitted (:mod:`.train`).
 Training, early stopping and the fitted attributes are described in the docstring of
 :mod:`bench.detectors.autoencoders`, which re-exports every name here.
 """
@@ -15,15 +15,15 @@ import numpy as np
 import bench
 from bench.windows import window_starts
 
-from ._config import TRAIN_CONSTRAINTS, ModelConfig, TrainConfig
+from .config import TRAIN_CONSTRAINTS, ModelConfig, TrainConfig
 
 ALIGNS = ("causal", "centred")
 
 
 def _jt():
-    from . import _jax_train
+    from . import train
 
-    return _jax_train
+    return train
 
 
 def _as_2d(X: np.ndarray, who: str) -> np.ndarray:

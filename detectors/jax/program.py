@@ -1,5 +1,5 @@
 """The compiled programs of the JAX detectors (imports JAX; loaded lazily, through
-:mod:`bench.detectors._jax_train`, which re-exports every name here).
+:mod:`bench.detectors.jax.train`, which re-exports every name here).
 
 * :class:`Task`: a model configuration, everything that changes the compiled program (hashable).
 * :class:`Program`: the compiled functions of one task, cached for the process (:func:`program`):
@@ -23,9 +23,11 @@ import numpy as np
 import optax
 from flax import nnx
 
-from . import _config
-from . import _jax_models as models
-from ._config import ModelConfig
+from . import config as _config
+from .config import ModelConfig
+from .dense import DenseAE
+from .forecast import LSTMForecast
+from .lstm_ae import LSTMAE
 
 _config.setup_jax()
 
@@ -38,14 +40,43 @@ COMPILER_OPTIONS = {"xla_llvm_disable_expensive_passes": True}
 COMPILES: Counter[str] = Counter()
 
 #: The Flax module of each model config kind.
-MODULES = {"dense": models.DenseAE, "lstm_ae": models.LSTMAE, "forecast": models.LSTMForecast}
+MODULES = {"dense": DenseAE, "lstm_ae": LSTMAE, "forecast": LSTMForecast}
+
+
+def numpy_init(state, seed: int):
+    """Fresh parameters for ``state`` (a pytree of arrays or shapes) drawn with numpy, by name:
+    ``kernel`` / ``wi`` Glorot-uniform, ``wh`` orthogonal, LSTM ``b`` zeros with forget-gate bias
+    1, ``bias`` zeros (Keras' defaults, as the constructors below).  Numpy, not JAX: no XLA
+    compilation (a jitted orthogonal initialiser costs about 2 s of compile on CPU)."""
+    rng = np.random.default_rng(seed)
+
+    def one(path, leaf):
+        name = str(getattr(path[-1], "key", getattr(path[-1], "name", path[-1])))
+        if name == "value" and len(path) > 1:
+            name = str(getattr(path[-2], "key", getattr(path[-2], "name", path[-2])))
+        shape = tuple(leaf.shape)
+        if name in ("kernel", "wi"):
+            lim = np.sqrt(6.0 / (shape[0] + shape[1]))
+            return rng.uniform(-lim, lim, shape).astype(np.float32)
+        if name == "wh":
+            a = rng.normal(size=(shape[1], shape[0]))
+            q, r = np.linalg.qr(a)
+            return (q * np.sign(np.diag(r))).T.astype(np.float32)
+        if name == "b":
+            h = shape[0] // 4
+            return np.r_[np.zeros(h), np.ones(h), np.zeros(2 * h)].astype(np.float32)
+        if name == "bias":
+            return np.zeros(shape, np.float32)
+        raise ValueError(f"no initialiser for parameter {name!r}")
+
+    return jax.tree_util.tree_map_with_path(one, state)
 
 
 @dataclass(frozen=True)
 class Task:
     """A model configuration: everything that changes the compiled program (hashable).
 
-    model:  the architecture (:class:`bench.detectors._config.ModelConfig`).
+    model:  the architecture (:class:`bench.detectors.jax.config.ModelConfig`).
     n_in:   features per row of the model's input; ``length``: rows per sample (1, the window,
             or window + 1).
     loss:   ``"mse"`` or ``"mae"``; ``lr``: Adam's learning rate.
@@ -136,7 +167,7 @@ class Program:
 
     def init(self, seed: int):
         """Fresh parameters (numpy-drawn, see ``numpy_init``) and Adam state."""
-        params = jax.tree.map(to_device, models.numpy_init(self.abstract, seed))
+        params = jax.tree.map(to_device, numpy_init(self.abstract, seed))
         return params, self.opt_zeros()
 
     def opt_zeros(self, n_models: int | None = None):

@@ -2,9 +2,9 @@
 
 * One :class:`Program` per model configuration (:class:`Task`), cached for the process, so every
   series of a dataset reuses the same compiled functions.  Array shapes are bucketed (powers of
-  two and 1.5 x powers of two, :func:`bench.detectors._config.bucket`), so a dataset of series of
+  two and 1.5 x powers of two, :func:`bench.detectors.jax.config.bucket`), so a dataset of series of
   many lengths costs a handful of XLA compilations, and compiled programs persist between
-  processes in JAX's compilation cache (:func:`bench.detectors._config.setup_jax`).
+  processes in JAX's compilation cache (:func:`bench.detectors.jax.config.setup_jax`).
   :data:`COMPILES` counts traces per program function.
 * A whole epoch is one compiled ``jax.lax.scan`` over shuffled batches (pure functions of the
   parameter pytree, split from the NNX model once); Optax Adam.
@@ -16,7 +16,7 @@
   masks, seed, optimiser state and early stopping, and ends as :func:`train` would leave it.
 
 The compiled programs (:class:`Task`, :class:`Program`, :func:`program`) live in
-:mod:`bench.detectors._jax_program`; every name of it is re-exported here.
+:mod:`bench.detectors.jax.program`; every name of it is re-exported here.
 """
 
 from __future__ import annotations
@@ -28,10 +28,9 @@ from dataclasses import dataclass, field
 import jax
 import numpy as np
 
-from . import _config
-from . import _jax_models as models
-from ._config import bucket
-from ._jax_program import (  # noqa: F401 - re-exported: detectors, tests and benchmarks use them
+from . import config as _config
+from .config import bucket
+from .program import (  # noqa: F401 - re-exported: detectors, tests and benchmarks use them
     COMPILER_OPTIONS,
     COMPILES,
     MODULES,
@@ -40,6 +39,7 @@ from ._jax_program import (  # noqa: F401 - re-exported: detectors, tests and be
     _diag_sum,
     _elem,
     _gather,
+    numpy_init,
     program,
     to_device,
 )
@@ -315,7 +315,7 @@ def _train_one_fleet(prog, members, size, datas, starts, val_datas, val_starts, 
                      epochs, batch, patience, seeds, shapes):
     """Train the models ``members`` in one fleet of ``size`` slots (idle slots after them)."""
     k = len(members)
-    inits = [jax.tree.leaves(models.numpy_init(prog.abstract, int(seeds[i]))) for i in members]
+    inits = [jax.tree.leaves(numpy_init(prog.abstract, int(seeds[i]))) for i in members]
     inits += [inits[0]] * (size - k)  # idle slots: never given a sample, never updated
     params = jax.tree.unflatten(prog.treedef, [to_device(np.stack(ls)) for ls in zip(*inits)])
     opt_state = prog.opt_zeros(size)

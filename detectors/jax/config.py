@@ -92,8 +92,9 @@ class TrainConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     """A model's architecture; its fields are the Flax module's keyword arguments after
-    ``n_in`` (see ``_jax_models``).  ``kind`` names the module; ``reconstructs``: the model
-    reconstructs its whole sample (each position is scored), rather than predicting one row."""
+    ``n_in`` (see :data:`bench.detectors.jax.program.MODULES`).  ``kind`` names the module;
+    ``reconstructs``: the model reconstructs its whole sample (each position is scored), rather
+    than predicting one row."""
 
     kind: ClassVar[str] = ""
     reconstructs: ClassVar[bool] = True
