@@ -17,7 +17,7 @@ import click
 from . import __version__, api, checks, records
 from ._cli_common import _log, _manager
 from .cell import PERIOD_WINDOW
-from .errors import BenchError, early_stop, stop_requested
+from .errors import BenchError, checkpoint, early_stop, stop_requested
 from .leaderboard import FORMATS, render
 from .plugins import Manager, set_manager
 from .runner import Protocol
@@ -336,6 +336,8 @@ def _main(argv: list[str] | None) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, early_stop)
     try:
+        if argv is None:  # the command: a signal while importing (bench._entry recorded it)
+            checkpoint()  # stops here
         rc = cli.main(args=argv, prog_name="bench", standalone_mode=False)
     except BenchError as exc:
         if os.environ.get("BENCH_TRACEBACK", "") not in ("", "0"):

@@ -2,9 +2,13 @@
 (to its whole process group, as a terminal's Ctrl-C sends it) at random moments of a run with
 JAX detectors; after each, the same command is rerun to resume.
 
-Counts, per signal: stopped with 128 + signum, ended by the signal itself (it landed before
-bench installed its handlers, during Python's imports, or while the interpreter exits after the
-work is done: a shell's $? is 128 + signum too), ignored (exit 0: the run went on), other exit
+The command is ``python -m bench`` (the same entry point as the ``bench`` script, which
+installs its flag handler before bench's imports); a share of the moments (``--early``) is drawn
+in the first 0.6 s, while the command is still importing.
+
+Counts, per signal: stopped with 128 + signum, ended by the signal itself (while the interpreter
+exits after the work is done, or before Python ran bench's entry point: a shell's $? is
+128 + signum too), ignored (exit 0: the run went on), other exit
 statuses, runs that did not stop within the limit, and cells whose resumed results differ from
 an uninterrupted reference run (lost cells).  A signal that lands after the last cell's record
 write still stops the command with 128 + signum; the record then says ``finished``.
@@ -32,7 +36,7 @@ GRID = "-d synthetic -m iforest -m kde -m dense_ae"
 
 def bench_cmd(out: Path, extra: list[str]) -> list[str]:
     """``extra``: the grid and any other `bench run` options."""
-    return [sys.executable, "-m", "bench.cli", "run", *extra, "--out", str(out), "-q"]
+    return [sys.executable, "-m", "bench", "run", *extra, "--out", str(out), "-q"]
 
 
 def records(out: Path) -> list[dict]:
@@ -105,6 +109,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=float, default=60.0, help="seconds a run may take to stop")
     ap.add_argument("--grid", default=GRID, help="the `bench run` grid and options")
+    ap.add_argument("--early", type=float, default=0.2,
+                    help="share of the moments drawn in the first 0.6 s (while importing)")
     args = ap.parse_args()
     base = Path(args.out)
     shutil.rmtree(base, ignore_errors=True)
@@ -122,7 +128,9 @@ def main() -> int:
     for how in [signal.SIGTERM, signal.SIGINT] * args.n:
         while True:  # a moment when the run is still going (retried: runs vary in length)
             i += 1
-            row = trial(i, how, rng.uniform(0.2, span), base, extra, reference, args.limit)
+            delay = rng.uniform(0.0, 0.6) if rng.random() < args.early else \
+                rng.uniform(0.2, span)
+            row = trial(i, how, delay, base, extra, reference, args.limit)
             print(json.dumps(row), flush=True)
             if row["sent"]:
                 break
@@ -130,7 +138,8 @@ def main() -> int:
         rows.append(row)
     summary = {"command": " ".join(bench_cmd(Path("OUT"), extra)[1:]),
                "reference_s": round(span, 1), "reference_cells": len(reference),
-               "moments_after_the_run_ended_redrawn": skipped}
+               "moments_after_the_run_ended_redrawn": skipped,
+               "early_moments_sent": sum(r["delay_s"] < 0.6 for r in rows)}
     bad = 0
     for how in (signal.SIGTERM, signal.SIGINT):
         mine = [r for r in rows if r["signal"] == how.name]
@@ -139,7 +148,7 @@ def main() -> int:
         stopped = [r for r in mine if r["rc"] in (128 + how, -how)]
         stops = sorted(r["stop_s"] for r in stopped if r["stop_s"] is not None)
         s = {"sent": len(mine), f"exit_{128 + how}": sum(r["rc"] == 128 + how for r in mine),
-             "killed_by_it_while_exiting": sum(r["rc"] == -how for r in mine),
+             "ended_by_the_signal": sum(r["rc"] == -how for r in mine),
              "ignored_exit_0": sum(r["rc"] == 0 for r in mine),
              "other_exit": sorted({r["rc"] for r in mine} - {0, 128 + how, -how}),
              "not_stopped_in_limit": sum(r["stop_s"] is None for r in mine),

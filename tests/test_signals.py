@@ -156,7 +156,7 @@ def test_signals_soak_small(tmp_path):
     for name, rc in (("SIGTERM", 143), ("SIGINT", 130)):
         s = summary[name]
         assert s["sent"] == 2 and s["ignored_exit_0"] == 0 and not s["other_exit"], s
-        assert s[f"exit_{rc}"] + s["killed_by_it_while_exiting"] == 2, s
+        assert s[f"exit_{rc}"] + s["ended_by_the_signal"] == 2, s
         assert s["exception_ignored_msgs"] == 0 and s["tracebacks"] == 0, s
         assert s["resume_failed"] == 0 and s["lost_cells_after_resume"] == 0, s
     assert summary["reference_cells"] >= 2 and p.returncode == 0, p.stderr[-2000:]
