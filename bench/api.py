@@ -277,8 +277,8 @@ def reevaluate_base(base: records.RunRecord, head: records.RunRecord, store_dir:
         if h is None or not b.ok or b.key_parts.get("evaluation") == \
                 h.key_parts.get("evaluation"):
             continue
-        path = Path(store_dir) / f"{b.fit_key}.npz"
-        if not b.fit_key or not path.exists():
+        path = store.path_in(store_dir, b.fit_key)  # a fit key names a file in the store only
+        if path is None or not path.is_file():
             continue
         new = run_cell(cell_from_plan(b, str(path)), manager)
         if not new.ok:

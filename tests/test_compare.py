@@ -165,3 +165,34 @@ def test_history_table_marks_moves(tmp_path, capsys):
     assert code == 0
     assert "abc123" in out and out.count("moved") == 1
     assert plot.stat().st_size > 5000
+
+
+def test_a_fit_key_in_a_record_names_no_file_outside_its_store(tmp_path, capsys):
+    """Issue 22: compare re-evaluates a base cell of an older evaluation version from
+    ``STORE/FIT_KEY.npz``; a tampered record's fit key ``../../secret`` made it read
+    ``secret.npz`` beside the record's folder.  Only hex fit keys name a file now."""
+    import shutil
+
+    from bench import records
+
+    m = _manager(0.0)
+    base, head = _run(m, tmp_path, "base"), _run(m, tmp_path, "head")
+    i, cell = next((i, c) for i, c in enumerate(base.cells) if c.detector == "dist")
+    scores = tmp_path / "base" / "scores"
+    shutil.copy(scores / f"{cell.fit_key}.npz", tmp_path / "secret.npz")  # valid scores, outside
+    tampered = copy.deepcopy(base)
+    c = tampered.cells[i]
+    c.key_parts = {**c.key_parts, "evaluation": {**c.key_parts["evaluation"], "evaluation": 0}}
+    for key, reread in (("../../secret", False), (str(tmp_path / "secret"), False),
+                        (cell.fit_key, True)):  # the last: the control, its own key
+        c.fit_key = key
+        got = api.reevaluate_base(tampered, head, scores, m).cells[i]
+        assert bool(got.reevaluated_from) == reread, (key, got.reevaluated_from)
+        if reread:
+            assert got.reevaluated_from == str(scores / f"{cell.fit_key}.npz") and got.ok
+    c.fit_key = "../../secret"
+    records.save(tampered, tmp_path / "base" / "tampered.json")
+    code, out, err = run_cli(capsys, "compare", str(tmp_path / "base" / "tampered.json"),
+                             str(tmp_path / "head"))
+    assert "Traceback" not in err and "secret" not in out + err
+    assert "not comparable" in out and code == 1  # its evaluation version differs: said so
