@@ -10,6 +10,7 @@ it looks ahead, so these detectors are marked ``looks_ahead`` (a streaming use m
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
@@ -125,3 +126,13 @@ def scoring_input(det, X: np.ndarray) -> np.ndarray:
         raise bench.BenchError(f"{det.name}: {len(X)} rows to score, fewer than the window "
                                f"({det.window_})")
     return X
+
+
+def n_threads(workers: int = 0) -> int:
+    """``workers``, or (0) the cores this process may use, capped by ``OMP_NUM_THREADS`` when
+    that is set (a run that asks for one BLAS / OpenMP thread gets one thread here too)."""
+    if workers:
+        return max(1, int(workers))
+    n = len(os.sched_getaffinity(0))
+    cap = os.environ.get("OMP_NUM_THREADS", "")
+    return max(1, min(n, int(cap))) if cap.isdigit() and int(cap) > 0 else n

@@ -18,7 +18,15 @@ import numpy as np
 
 import bench
 
-from .tsb_common import LOOKS_AHEAD, as_2d, check_fitted, resolve_window, row_zscore, scoring_input
+from .tsb_common import (
+    LOOKS_AHEAD,
+    as_2d,
+    check_fitted,
+    n_threads,
+    resolve_window,
+    row_zscore,
+    scoring_input,
+)
 
 
 class _Series:
@@ -102,13 +110,14 @@ class POLY(_Series):
         return score
 
 
-def matrix_profile(x: np.ndarray, m: int, block: int = 128) -> np.ndarray:
+def matrix_profile(x: np.ndarray, m: int, block: int = 128, workers: int = 0) -> np.ndarray:
     """Self-join matrix profile (Yeh et al., 2016): for each subsequence of ``m`` rows, the
     z-normalised Euclidean distance to its nearest other subsequence outside the exclusion zone
     ``ceil(m / 4)`` (stumpy's default).  ``[T - m + 1]`` float64, in units of distance (0 to
     ``2 sqrt(m)``).  Exact, O(T^2) work, no compilation: blocks of ``block`` diagonals, the
     sliding dot products of a diagonal from one cumulative sum, the best Pearson correlation of
-    each subsequence kept and turned into a distance at the end, ``sqrt(2 m (1 - r))``.  A
+    each subsequence kept and turned into a distance at the end, ``sqrt(2 m (1 - r))``; the
+    blocks run on ``workers`` threads (0 = ``tsb_common.n_threads()``).  A
     constant subsequence is at distance 0 from another constant one and ``sqrt(m)`` from any
     other (stumpy's rule)."""
     x = np.asarray(x, dtype=np.float64).ravel()
@@ -126,11 +135,11 @@ def matrix_profile(x: np.ndarray, m: int, block: int = 128) -> np.ndarray:
     mi_p = np.concatenate([mu * inv, np.zeros(pad)])
     pen_p = np.concatenate([np.where(flat, -np.inf, 0.0), np.full(pad, -np.inf)])
     xp = np.concatenate([x, np.zeros(pad)])
-    best = np.full(n, -np.inf)
     excl = math.ceil(m / 4)
-    for k0 in range(excl + 1, n, block):
+    view = np.lib.stride_tricks.sliding_window_view
+
+    def diagonals(k0: int, best: np.ndarray) -> None:  # diagonals k0 .. k0 + block - 1
         nb, width = min(block, n - k0), n - k0
-        view = np.lib.stride_tricks.sliding_window_view
         prod = x[None, :L - k0] * view(xp, L - k0)[k0:k0 + nb]
         cs = np.cumsum(prod, axis=1)
         qt = cs[:, m - 1:]  # [nb, width]: row b, column i = <S_i, S_{i + k0 + b}>
@@ -144,6 +153,22 @@ def matrix_profile(x: np.ndarray, m: int, block: int = 128) -> np.ndarray:
         for b in range(nb):  # the same pairs seen from the later subsequence
             k = k0 + b
             np.maximum(best[k:], r[b, :n - k], out=best[k:])
+
+    # blocks of diagonals on `workers` threads (numpy releases the GIL in these loops), each
+    # keeping its own best correlations; their maximum is exact, so the profile is the same
+    starts = list(range(excl + 1, n, block))
+    n_workers = min(n_threads(workers), max(1, len(starts)))
+    bests = [np.full(n, -np.inf) for _ in range(n_workers)]
+    if n_workers == 1:
+        for k0 in starts:
+            diagonals(k0, bests[0])
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(n_workers) as pool:
+            list(pool.map(lambda w: [diagonals(k0, bests[w]) for k0 in starts[w::n_workers]],
+                          range(n_workers)))
+    best = np.max(bests, axis=0)
     prof = np.sqrt(np.maximum(2.0 * m * (1.0 - np.minimum(best, 1.0)), 0.0))
     if flat.any():  # stumpy's rule: flat-flat 0, flat-other sqrt(m)
         i = np.arange(n)

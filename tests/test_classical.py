@@ -79,6 +79,19 @@ def test_matrix_profile_equals_brute_force(m):
     np.testing.assert_allclose(matrix_profile(x, m, block=32), _brute_profile(x, m), atol=1e-8)
 
 
+def test_matrix_profile_threads_give_the_same_profile():
+    """The blocks of diagonals split over threads: each keeps its own best correlations and their
+    maximum is exact, so 1, 2 and 3 threads give the same bits (constant stretches included)."""
+    from bench.detectors.tsb_signal import matrix_profile
+
+    x = np.cumsum(np.random.default_rng(5).normal(size=1500))
+    x[300:340] = 1.5
+    one = matrix_profile(x, 20, block=16, workers=1)
+    for workers in (2, 3):
+        assert np.array_equal(matrix_profile(x, 20, block=16, workers=workers), one)
+    assert np.all(one[300:321] == 0.0) and np.all(np.isfinite(one)) and one.max() > 0
+
+
 def test_matrix_profile_constant_stretches_follow_stumpys_rule():
     from bench.detectors.tsb_signal import matrix_profile
 
@@ -146,14 +159,17 @@ def test_detectors_are_listed_as_classical_and_marked():
 
 @pytest.mark.slow
 def test_ten_thousand_rows_in_a_few_seconds():
-    """Each detector on one 10,000-row series (period 48): measured 0.1-1.1 s each on the
-    shared 2-core machine under load; the bound leaves room for a busy CI runner."""
+    """Each detector on one 10,000-row series (period 48): the CPU seconds of its fit + score
+    (all threads) stay under 2.5 s; measured at most 0.75 s (Sub-KNN, one thread) on the
+    shared 2-core machine (benchmarks/bench_classical.py).  CPU time, not wall time: a busy CI
+    runner stretches the wall clock, not the work."""
     t = np.arange(10_000)
     x = (np.sin(2 * np.pi * t / 48) + 0.1 * np.random.default_rng(0).normal(size=t.size))[:, None]
-    for name in ("poly", "sub_pca", "matrix_profile", "sr", "kmeans_ad", "sub_hbos", "lof"):
-        start = time.perf_counter()
+    for name in ("poly", "sub_pca", "matrix_profile", "sr", "kmeans_ad", "sub_hbos", "lof",
+                 "sub_knn", "sub_lof"):
+        start = time.process_time()
         _detector(name).fit(x).score(x)
-        assert time.perf_counter() - start < 5.0, name
+        assert time.process_time() - start < 2.5, name
 
 
 def _reproduce_module():
@@ -181,3 +197,23 @@ def test_reproduces_published_column_on_tsb_ad_nab_files(column):
         s, _ = mod.run_detector(name, params, v)
         errs.append(abs(vus_pr(y, s, window=dominant_period(v)) - row[column]))
     assert np.mean(np.array(errs) <= 0.02) >= 0.9, (column, np.round(errs, 4))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (DATA / "nab" / "labels").is_dir() or not TABLE.is_file(),
+                    reason="NAB and TSB-AD's table are not in ../shared/data")
+def test_kmeans_ad_published_column_is_one_draw_inside_the_seed_range():
+    """KMeansAD cannot be pinned per file: TSB-AD's KMeans(n_clusters=10) is unseeded, so each
+    published value is one random draw.  What is pinned instead: over bench's seeds 0-9 the
+    published value lies within [min - 0.02, max + 0.02] of bench's values on at least 21 of
+    the 22 files (measured: inside the plain range on 21, within 0.02 of it on 22), and seed
+    0 alone is within 0.02 on 16 (it stays a draw: at least 13 asserted)."""
+    mod = _reproduce_module()
+    files, _ = mod.dataset_files(DATA)
+    inside, seed0 = 0, 0
+    for _stem, v, y, row, _key in files:
+        got = np.array([vus_pr(y, mod.run_detector("kmeans_ad", {}, v, seed=seed)[0],
+                               window=dominant_period(v)) for seed in range(10)])
+        inside += bool(got.min() - 0.02 <= row["KMeansAD"] <= got.max() + 0.02)
+        seed0 += bool(abs(got[0] - row["KMeansAD"]) <= 0.02)
+    assert inside >= 21 and seed0 >= 13, (inside, seed0)
