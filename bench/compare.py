@@ -151,7 +151,7 @@ def _values(cells: list[CellResult]) -> dict[str, dict[str, list[float]]]:
             for m, x in ev["metrics"].items():
                 v[m].append(x)
             for c, by_range in ev["costs"].items():
-                v[f"cost:{c}"].append(by_range["test"])
+                v[f"cost:{c}"].append(by_range.get("test", math.nan))  # as ev.value reads it
     return values
 
 

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from . import __version__, recordmeta
+from . import __version__, recordcheck, recordmeta
 from .errors import BenchError
 from .evalresult import (
     CellPlan,
@@ -401,6 +401,7 @@ class RunRecord(_ByKey):
                               f"({SCHEMA_VERSION}); upgrade bench")
         rw = f"{where}: record"
         cells = _need(d, "cells", list, rw)
+        recordcheck.check(d, where)  # the free-form fields readers use; nesting, long integers
         d = upgrade({**d, "cells": list(cells)}, where)
         status = _need(d, "status", str, rw, "finished")
         if status not in RUN_STATUSES:
@@ -463,7 +464,7 @@ def load(path: str | Path) -> RunRecord:
     if not p.exists():
         raise BenchError(f"run record {p} does not exist; `bench run` writes one under results/")
     try:
-        raw = json.loads(p.read_text(encoding="utf-8"))
+        raw = recordcheck.parse(p.read_text(encoding="utf-8"), str(p))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RecordError(f"run record {p} is corrupt or truncated ({exc}); rerun it") from None
     except OSError as exc:
