@@ -16,8 +16,13 @@ in-process and persistent compile caches work as in a normal run), fitted on the
 prefix, every row scored, VUS-PR at the file's dominant period (the ``tsb-ad`` protocol).
 ``--standardize`` gives bench's usual per-series standardisation instead of TSB-AD's raw inputs.
 Its time: the cell's fit + score seconds (XLA compilation included; ``compile_s`` beside it).
-JAX on a CPU runs XLA's intra-op thread pool over every core the process may use
-(``os.sched_getaffinity``; recorded as ``jax_threads``).
+``--threads N`` is both sides' thread count: PyTorch ``torch.set_num_threads(N)`` (and
+``OMP_NUM_THREADS``); JAX with ``N == 1`` gets ``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false
+intra_op_parallelism_threads=1`` (set before JAX is imported), otherwise XLA's intra-op pool
+over every core the process may use (``os.sched_getaffinity``); recorded as ``jax_threads``.
+On a loaded machine 1 thread each is the fair setting: PyTorch's OpenMP pool of 2 threads took
+2.5-3x longer than 1 thread at load 7 (TSB-AD's AE, 10 epochs on file 010: 7.2-8.9 s against
+2.9-3.0 s).
 
 TSB-AD's side: the same series written as TSB-AD CSVs (``Data,Label``) and given, one path at a
 time, to one ``benchmarks/tsbad_driver.py --serve`` process per model in TSB-AD's own virtual
@@ -185,7 +190,8 @@ def main() -> None:
     ap.add_argument("--standardize", action="store_true",
                     help="bench standardises each series (TSB-AD feeds them raw)")
     ap.add_argument("--tsbad-python", default="/work/tsbad-venv/bin/python")
-    ap.add_argument("--threads", type=int, default=2, help="PyTorch CPU threads")
+    ap.add_argument("--threads", type=int, default=1, help="CPU threads of each side (PyTorch; "
+                    "JAX: 1 or all cores)")
     ap.add_argument("--skip-tsbad", action="store_true")
     ap.add_argument("--jsonl", default="bench_tsb_deep.jsonl", help="results, one line each")
     ap.add_argument("--fresh", action="store_true", help="ignore (and replace) --jsonl")
@@ -202,9 +208,16 @@ def main() -> None:
     if not a.skip_tsbad and not Path(a.tsbad_python).exists():
         sys.exit(f"bench_tsb_deep: no TSB-AD environment at {a.tsbad_python}; create it "
                  f"(see this file's docstring) or pass --skip-tsbad")
-    jax_threads = len(os.sched_getaffinity(0))
+    if a.threads == 1:
+        if "jax" in sys.modules:
+            sys.exit("bench_tsb_deep: JAX was imported before its thread flags could be set")
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_"
+                                   "eigen=false intra_op_parallelism_threads=1").strip()
+        jax_threads = 1
+    else:
+        jax_threads = len(os.sched_getaffinity(0))
     print(f"bench_tsb_deep: {len(series)} files, {len(done)} results already in {out}; "
-          f"JAX: XLA CPU pool over {jax_threads} cores; torch threads {a.threads}; load "
+          f"JAX threads {jax_threads}; torch threads {a.threads}; load "
           f"{os.getloadavg()[0]:.1f}", flush=True)
     drivers: dict[str, Driver] = {}
     t0 = time.perf_counter()
