@@ -210,7 +210,7 @@ def child(kind: str, scale: float) -> None:
     ds = yahoo_shaped(scale)
     name, _ = CASES[kind]
     info = run_cell(ds, name, {"epochs": 1}, fleet=True, explain=True)
-    from bench.detectors.jax import config as _config
+    from bench.detectors.jax import cache as _config
 
     info.update(_config.compile_stats())
     print("RESULT " + json.dumps({k: info[k] for k in ("compiles", "cache_hits", "compile_s",

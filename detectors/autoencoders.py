@@ -42,11 +42,12 @@ import numpy as np
 
 import bench
 
-from .jax.config import DenseConfig, ForecastConfig, LSTMAEConfig, ModelConfig
+from .jax.config import ModelConfig
 from .jax.detector import (  # noqa: F401 - re-exported: the names this module held before
     ALIGNS,
     EXPLAIN_VALUES,
     FEATURE_SCORES,
+    JaxDetector,
     _as_2d,
     _explain_scores,
     _groups,
@@ -55,12 +56,10 @@ from .jax.detector import (  # noqa: F401 - re-exported: the names this module h
 )
 
 Activation = Literal["relu", "tanh", "leaky_relu", "sigmoid", "linear"]
-Loss = Literal["mse", "mae"]
-StopOn = Literal["split", "val", "none"]
 Align = Literal["causal", "centred"]
 
 
-class DenseAE(_Neural):
+class DenseAE(JaxDetector):
     """Dense autoencoder; score = reconstruction error per row.
 
     hidden:         encoder sizes, the last is the code; the decoder mirrors them
@@ -93,28 +92,17 @@ class DenseAE(_Neural):
     name = "dense_ae"
 
     def __init__(self, *, hidden: tuple[int, ...] = (32, 16, 8), activation: Activation = "relu",
-                 out_activation: Activation = "linear", loss: Loss = "mse", dropout: float = 0.0,
-                 l1: float = 0.0, pca: int = 0, window: int | str = "auto", stride: int = 1,
-                 align: Align = "causal", epochs: int = 30, batch: int = 64, lr: float = 1e-3,
-                 patience: int = 3, val_fraction: float = 0.1, stop_on: StopOn = "split",
-                 score_batch: int = 16384):
+                 out_activation: Activation = "linear", dropout: float = 0.0, l1: float = 0.0,
+                 pca: int = 0, window: int | str = "auto", align: Align = "causal", **train):
         self.hidden = hidden
         self.activation = activation
         self.out_activation = out_activation
-        self.loss = loss
         self.dropout = dropout
         self.l1 = l1
         self.pca = pca
         self.window = window
-        self.stride = stride
         self.align = align
-        self.epochs = epochs
-        self.batch = batch
-        self.lr = lr
-        self.patience = patience
-        self.val_fraction = val_fraction
-        self.stop_on = stop_on
-        self.score_batch = score_batch
+        super().__init__(**train)
 
     def _setup(self, X: np.ndarray) -> None:
         hidden = (self.hidden,) if isinstance(self.hidden, int) else tuple(self.hidden)
@@ -149,12 +137,12 @@ class DenseAE(_Neural):
             self.pca_components_ = vt[:self.pca].astype(np.float32)
 
     @property
-    def _length(self) -> int:
+    def sample_rows(self) -> int:
         return max(1, getattr(self, "window_", 0))
 
     @property
     def _n_in(self) -> int:
-        return self._length
+        return self.sample_rows
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
         if self.pca_components_ is None:
@@ -164,12 +152,14 @@ class DenseAE(_Neural):
     def _proj(self) -> np.ndarray | None:
         return self.pca_components_
 
-    def _model(self) -> ModelConfig:
+    def model_config(self) -> ModelConfig:
+        from .jax.dense import DenseConfig
+
         return DenseConfig(self.hidden_, self.activation, self.out_activation,
                            float(self.dropout), float(self.l1))
 
 
-class LSTMAE(_Neural):
+class LSTMAE(JaxDetector):
     """Sequence-to-sequence LSTM autoencoder on sliding windows; score = reconstruction error.
 
     window:   rows per window; training windows start every ``stride`` rows, scoring windows
@@ -188,23 +178,15 @@ class LSTMAE(_Neural):
 
     name = "lstm_ae"
 
+    train_defaults = {"stride": 4, "epochs": 10, "score_batch": 4096}
+
     def __init__(self, *, window: int = 32, hidden: int = 32, latent: int = 0,
-                 loss: Loss = "mse", stride: int = 4, align: Align = "causal", epochs: int = 10,
-                 batch: int = 64, lr: float = 1e-3, patience: int = 3, val_fraction: float = 0.1,
-                 stop_on: StopOn = "split", score_batch: int = 4096):
+                 align: Align = "causal", **train):
         self.window = window
         self.hidden = hidden
         self.latent = latent
-        self.loss = loss
-        self.stride = stride
         self.align = align
-        self.epochs = epochs
-        self.batch = batch
-        self.lr = lr
-        self.patience = patience
-        self.val_fraction = val_fraction
-        self.stop_on = stop_on
-        self.score_batch = score_batch
+        super().__init__(**train)
 
     def _setup(self, X: np.ndarray) -> None:
         if self.window < 2 or self.hidden < 1 or self.latent < 0 or self.stride < 1:
@@ -212,14 +194,16 @@ class LSTMAE(_Neural):
                                    "stride >= 1")
 
     @property
-    def _length(self) -> int:
+    def sample_rows(self) -> int:
         return int(self.window)
 
-    def _model(self) -> ModelConfig:
+    def model_config(self) -> ModelConfig:
+        from .jax.lstm_ae import LSTMAEConfig
+
         return LSTMAEConfig(int(self.hidden), int(self.latent))
 
 
-class LSTMForecast(_Neural):
+class LSTMForecast(JaxDetector):
     """LSTM that predicts each row from the ``window`` rows before it; score = prediction error.
 
     The first ``window`` rows are predicted from a history padded with copies of the first row,
@@ -236,22 +220,13 @@ class LSTMForecast(_Neural):
 
     name = "lstm_forecast"
 
-    def __init__(self, *, window: int = 32, hidden: int = 32, noise: float = 0.0,
-                 loss: Loss = "mse", stride: int = 2, epochs: int = 10, batch: int = 64,
-                 lr: float = 1e-3, patience: int = 3, val_fraction: float = 0.1,
-                 stop_on: StopOn = "split", score_batch: int = 4096):
+    train_defaults = {"stride": 2, "epochs": 10, "score_batch": 4096}
+
+    def __init__(self, *, window: int = 32, hidden: int = 32, noise: float = 0.0, **train):
         self.window = window
         self.hidden = hidden
         self.noise = noise
-        self.loss = loss
-        self.stride = stride
-        self.epochs = epochs
-        self.batch = batch
-        self.lr = lr
-        self.patience = patience
-        self.val_fraction = val_fraction
-        self.stop_on = stop_on
-        self.score_batch = score_batch
+        super().__init__(**train)
 
     def _setup(self, X: np.ndarray) -> None:
         if self.window < 1 or self.hidden < 1 or self.noise < 0 or self.stride < 1:
@@ -259,10 +234,12 @@ class LSTMForecast(_Neural):
                                    "stride >= 1")
 
     @property
-    def _length(self) -> int:
+    def sample_rows(self) -> int:
         return int(self.window) + 1
 
-    def _model(self) -> ModelConfig:
+    def model_config(self) -> ModelConfig:
+        from .jax.forecast import ForecastConfig
+
         return ForecastConfig(int(self.hidden), float(self.noise))
 
     def _score_input(self, data: np.ndarray) -> tuple[np.ndarray, int]:

@@ -12,7 +12,8 @@ from scipy.special import logsumexp
 import bench
 from bench.params import Interval, Options
 
-from .jax.config import bucket, setup_jax  # the JAX detectors' shape buckets and cache
+from .jax.cache import setup_jax  # the JAX detectors' compilation cache
+from .jax.config import bucket  # the JAX detectors' shape buckets
 
 
 def scott_bandwidth(n: int, d: int) -> float:

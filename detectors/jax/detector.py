@@ -1,23 +1,23 @@
-"""The shared machinery of the JAX detectors of :mod:`bench.detectors.autoencoders` (``_Neural``:
-fit / score / explain, one series at a time or a fleet of series at once), without JAX: the
-training and scoring programs are imported when a detector is fitted (:mod:`.train`).
-Training, early stopping and the fitted attributes are described in the docstring of
-:mod:`bench.detectors.autoencoders`, which re-exports every name here.
+"""The base class of the JAX detectors, :class:`JaxDetector` (fit / score / explain, one series at
+a time or a fleet of series at once), without JAX: the training and scoring programs are imported
+when a detector is fitted (:mod:`.train`).  Training, early stopping and the fitted attributes are
+described in the docstring of :mod:`bench.detectors.autoencoders` (the built-in subclasses).
 """
 
 from __future__ import annotations
 
 import inspect
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 import bench
 from bench.windows import window_starts
 
-from .config import TRAIN_CONSTRAINTS, ModelConfig, TrainConfig
+from .config import MODEL_CONSTRAINTS, ModelConfig, TrainConfig
 
 ALIGNS = ("causal", "centred")
+_UNSET = object()
 
 
 def _jt():
@@ -35,14 +35,30 @@ def _as_2d(X: np.ndarray, who: str) -> np.ndarray:
     return X
 
 
-class _Neural:
-    """Shared fit / score / explain, one series at a time or a fleet of series at once;
-    subclasses define the model and how samples are cut."""
+class JaxDetector:
+    """A JAX detector: one Flax NNX model per series, trained with Optax Adam and early stopping
+    (:mod:`.train`), fitted one series at a time (``fit`` / ``score`` / ``explain``) or as a
+    fleet (``fit_fleet`` / ``score_fleet``: the models of many series stacked in one compiled
+    program).  Score: the model's error per row (higher = more anomalous).
 
-    name = "neural"
-    #: the values each training parameter accepts, checked when the run is planned
-    #: (bench.params; the same bounds as TrainConfig.check, which still guards direct use)
-    _parameter_constraints = TRAIN_CONSTRAINTS
+    A subclass sets ``name`` and defines:
+
+    * ``__init__(self, *, <its own parameters>, **train)``, storing its parameters as attributes
+      and calling ``super().__init__(**train)``: every :class:`TrainConfig` field is then one of
+      its typed parameters (defaults: :attr:`train_defaults`, else the field's);
+    * :meth:`model_config`: the model's :class:`~bench.detectors.jax.config.ModelConfig`, whose
+      ``module`` is the Flax NNX module (it initialises itself);
+    * :attr:`sample_rows`: rows per sample (a window); samples are fed as ``[B, rows, F]``.
+
+    Optional hooks: ``_setup(X)`` (resolve data-dependent settings from the training rows),
+    ``_transform(X)`` (rows the model sees), ``_n_in`` (model inputs per row and feature).
+    """
+
+    name = "jax_detector"
+    #: the training fields (a subclass may name a TrainConfig subclass with fields of its own)
+    train_config_class: ClassVar[type[TrainConfig]] = TrainConfig
+    #: this detector's defaults for training fields, where they differ from TrainConfig's
+    train_defaults: ClassVar[dict[str, Any]] = {}
     #: declared capabilities (bench.DetectorTags): ``fit_fleet`` / ``score_fleet``, windows of
     #: its own (the factories take ``window``), ``fit(X, *, X_val, seed)``; semi-supervised as
     #: TSB-AD's AutoEncoder / LSTMAD (its whole deep-learning pool), which it fits on the
@@ -52,6 +68,55 @@ class _Neural:
         fleet=True, windows_itself=True, fit_val=True, fit_seed=True,
         supervision="semi-supervised")
 
+    def __init__(self, **train: Any):
+        """Set every training field: ``train``'s value, else this class's default."""
+        names = self.train_config_class.defaults()
+        unknown = sorted(set(train) - set(names))
+        if unknown:
+            raise TypeError(f"{type(self).__name__}() got unexpected parameter(s) "
+                            f"{', '.join(unknown)}")
+        for key in names:
+            setattr(self, key, train.get(key, self._train_default(key)))
+
+    @classmethod
+    def _train_default(cls, key: str) -> Any:
+        return cls.train_defaults.get(key, cls.train_config_class.defaults()[key])
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass whose ``__init__`` takes ``**train`` gets a signature (what bench.params
+        and ``bench list`` read) with every training field as a typed keyword parameter, and
+        their accepted values in ``_parameter_constraints``."""
+        super().__init_subclass__(**kwargs)
+        init = cls.__init__
+        own = inspect.signature(init).parameters
+        if not any(p.kind == p.VAR_KEYWORD for p in own.values()):
+            cls.__signature__ = None  # its own explicit parameters (inspect reads __init__)
+            return
+        config, types = cls.train_config_class, cls.train_config_class.types()
+        params = [p for n, p in own.items() if n != "self" and p.kind != p.VAR_KEYWORD]
+        taken = {p.name for p in params}
+        params += [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY,
+                                     default=cls._train_default(k), annotation=types[k])
+                   for k in config.defaults() if k not in taken]
+        cls.__signature__ = inspect.Signature(params)
+        if "__init__" in cls.__dict__:  # typing.get_type_hints(cls.__init__) sees the fields
+            init.__annotations__ = {**types, **init.__annotations__}
+        cls._parameter_constraints = {**config.constraints(), **MODEL_CONSTRAINTS,
+                                      **cls.__dict__.get("_parameter_constraints", {})}
+
+    #: the values each parameter accepts, checked when the run is planned (bench.params)
+    _parameter_constraints: ClassVar[dict] = {**TrainConfig.constraints(), **MODEL_CONSTRAINTS}
+
+    # ------------------------------------------------------------------ public hooks
+    def model_config(self) -> ModelConfig:
+        """The model's architecture (called after ``_setup``)."""
+        raise NotImplementedError(f"{type(self).__name__} must define model_config()")
+
+    @property
+    def sample_rows(self) -> int:
+        """Rows per sample (1: one row; a window's length)."""
+        return 1
+
     # ------------------------------------------------------------------ subclass hooks
     def _setup(self, X: np.ndarray) -> None:
         """Resolve data-dependent settings (window, PCA) from the training rows."""
@@ -59,18 +124,11 @@ class _Neural:
     def _transform(self, X: np.ndarray) -> np.ndarray:
         return X
 
-    def _model(self) -> ModelConfig:
-        raise NotImplementedError
-
-    @property
-    def _length(self) -> int:
-        """Rows per sample."""
-        return 1
-
     @property
     def _n_in(self) -> int:
-        """Model inputs per row of (transformed) data: samples of ``_length`` rows are fed
-        whole to the LSTMs, flattened to ``_length * F`` inputs to the dense model."""
+        """Model inputs per row and feature of (transformed) data: samples of
+        ``sample_rows`` rows are fed whole to the LSTMs (1), flattened to ``sample_rows * F``
+        inputs to the dense model (``sample_rows``)."""
         return 1
 
     def _proj(self) -> np.ndarray | None:
@@ -84,7 +142,7 @@ class _Neural:
         if align is not None and align not in ALIGNS:
             raise bench.BenchError(f"{self.name}: align must be causal or centred, "
                                    f"got {align!r}")
-        return align == "causal" and self._length > 1
+        return align == "causal" and self.sample_rows > 1
 
     def _mode(self, mode: str) -> str:
         """The compiled program's mode for ``mode`` (``"score"`` / ``"explain"``): one error
@@ -93,7 +151,7 @@ class _Neural:
 
     def _score_input(self, data: np.ndarray) -> tuple[np.ndarray, int]:
         """The series to cut stride-1 scoring samples from, and how many."""
-        length, n = self._length, len(data)
+        length, n = self.sample_rows, len(data)
         if length == 1:
             return data, n
         # windowed autoencoder: every stride-1 window (a series shorter than one window is
@@ -107,33 +165,42 @@ class _Neural:
         and row ``t`` gets that of the window ending at ``t`` (rows before the first window's
         last row, ``t < length - 1``, get the first window's).  Centred: ``tot`` holds per-row
         sums over the covering windows, averaged here."""
-        if self._length == 1:
+        if self.sample_rows == 1:
             return tot
         if self._causal:
-            return tot[np.clip(np.arange(n) - self._length + 1, 0, len(tot) - 1)]
-        counts = _jt().window_counts(len(tot), self._length)
+            return tot[np.clip(np.arange(n) - self.sample_rows + 1, 0, len(tot) - 1)]
+        counts = _jt().window_counts(len(tot), self.sample_rows)
         return (tot / (counts if tot.ndim == 1 else counts[:, None]))[:n]
 
     # ------------------------------------------------------------------ configuration
     def train_config(self) -> TrainConfig:
-        """The training settings, checked (a one-line :class:`bench.BenchError` if bad)."""
-        return TrainConfig(epochs=int(self.epochs), batch=int(self.batch), lr=float(self.lr),
-                           patience=int(self.patience), val_fraction=float(self.val_fraction),
-                           stop_on=self.stop_on, loss=self.loss, stride=int(self.stride),
-                           score_batch=int(self.score_batch)).check(self.name)
+        """The training settings (every field of :attr:`train_config_class`, from this
+        detector's attributes), checked: a one-line :class:`bench.BenchError` if bad."""
+        config = self.train_config_class
+        types, values = config.types(), {}
+        for key in config.defaults():
+            v = getattr(self, key, _UNSET)
+            v = self._train_default(key) if v is _UNSET else v
+            if types[key] in (int, float) and isinstance(v, (int, float, np.number, str)):
+                try:
+                    v = types[key](v)
+                except ValueError:
+                    pass  # left as it is: check() names it
+            values[key] = v
+        return config(**values).check(self.name)
 
     def _task(self, n_features: int):
         cfg = self.train_config()
-        return _jt().Task(self._model(), n_features * self._n_in, self._length, cfg.loss,
-                          cfg.lr)
+        return _jt().Task(self.model_config(), n_features * self._n_in, self.sample_rows,
+                          cfg.loss, cfg.lr)
 
-    def _clone(self) -> _Neural:
+    def _clone(self) -> JaxDetector:
         """A fresh, unfitted detector with the same parameters."""
-        names = inspect.signature(type(self).__init__).parameters
-        return type(self)(**{k: getattr(self, k) for k in names if k != "self"})
+        names = inspect.signature(type(self)).parameters
+        return type(self)(**{k: getattr(self, k) for k in names})
 
     def _starts(self, n_rows: int, stride: int) -> np.ndarray:
-        length = self._length
+        length = self.sample_rows
         if n_rows < length + 1:
             raise bench.BenchError(
                 f"{self.name}: {n_rows} training rows are too few for samples of {length} rows; "
@@ -146,7 +213,7 @@ class _Neural:
         """(train_starts, val_data, val_starts, stopped_on)."""
         if cfg.stop_on == "none" or cfg.patience <= 0:
             return starts, None, None, "none"
-        if cfg.stop_on == "val" and X_val is not None and len(X_val) > self._length:
+        if cfg.stop_on == "val" and X_val is not None and len(X_val) > self.sample_rows:
             vd = self._transform(_as_2d(X_val, self.name))
             return starts, vd, self._starts(len(vd), 1), "val"
         n_val = len(starts) - int(len(starts) * (1.0 - cfg.val_fraction))
@@ -193,8 +260,7 @@ class _Neural:
         prep = self._prepare(X, X_val)
         cfg, prog = prep["cfg"], jt.program(prep["task"])
         leaves, hist = jt.train(prog, prep["data"], prep["starts"], val_data=prep["val_data"],
-                                val_starts=prep["val_starts"], epochs=cfg.epochs,
-                                batch=cfg.batch, patience=cfg.patience, seed=int(seed))
+                                val_starts=prep["val_starts"], cfg=cfg, seed=int(seed))
         self._fitted(prep, prog, leaves, hist)
         self._count(before, add=False)
         return self
@@ -264,8 +330,8 @@ class _Neural:
             fitted = jt.train_fleet(
                 prog, [preps[i]["data"] for i in idx], [preps[i]["starts"] for i in idx],
                 val_datas=[preps[i]["val_data"] for i in idx],
-                val_starts=[preps[i]["val_starts"] for i in idx], epochs=cfg.epochs,
-                batch=cfg.batch, patience=cfg.patience, seeds=[seeds[i] for i in idx])
+                val_starts=[preps[i]["val_starts"] for i in idx], cfg=cfg,
+                seeds=[seeds[i] for i in idx])
             for i, (leaves, hist) in zip(idx, fitted, strict=True):
                 members[i]._fitted(preps[i], prog, leaves, hist)
                 members[i].compiles_, members[i].compile_s_ = 0, 0.0
@@ -344,3 +410,7 @@ def _groups(tasks: list) -> dict:
     for i, t in enumerate(tasks):
         out.setdefault(t, []).append(i)
     return out
+
+
+#: the name this base class had before it was public
+_Neural = JaxDetector

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from . import init
+from .config import ModelConfig
 from .lstm import LSTM
-
-_glorot = nnx.initializers.glorot_uniform()
 
 
 class LSTMForecast(nnx.Module):
@@ -17,7 +20,8 @@ class LSTMForecast(nnx.Module):
 
     def __init__(self, n_in: int, hidden: int, noise: float, *, rngs: nnx.Rngs):
         self.lstm = LSTM(n_in, hidden, rngs=rngs)
-        self.out = nnx.Linear(hidden, n_in, kernel_init=_glorot, rngs=rngs)
+        self.out = nnx.Linear(hidden, n_in, kernel_init=init.glorot_uniform,
+                              bias_init=init.zeros, rngs=rngs)
         self.noise = noise
 
     def __call__(self, past: jax.Array) -> jax.Array:
@@ -29,3 +33,19 @@ class LSTMForecast(nnx.Module):
         if key is not None and self.noise > 0:
             past = past + self.noise * jax.random.normal(key, past.shape, past.dtype)
         return (self(past) - target)[:, None, :], jnp.zeros(x.shape[0], x.dtype)
+
+
+@dataclass(frozen=True)
+class ForecastConfig(ModelConfig):
+    """LSTM of ``hidden`` units over the history -> Dense: the next row; ``noise``: Gaussian
+    input noise (standard deviation) in training."""
+
+    kind: ClassVar[str] = "forecast"
+    module: ClassVar[type] = LSTMForecast
+    reconstructs: ClassVar[bool] = False
+    hidden: int = 32
+    noise: float = 0.0
+
+    def floats_per_row(self, n_in: int, length: int) -> float:
+        """16 x the LSTM's units (it keeps its gates' local derivatives) plus 4 x the inputs."""
+        return 16 * self.hidden + 4 * n_in

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-_glorot = nnx.initializers.glorot_uniform()
+from . import init
 
 #: time steps per iteration of the LSTM scan (partial unrolling; full unrolling compiles slowly)
 UNROLL = 1
@@ -146,9 +146,9 @@ class LSTM(nnx.Module):
     features) inside each step."""
 
     def __init__(self, n_in: int, hidden: int, *, rngs: nnx.Rngs):
-        self.wi = nnx.Param(_glorot(rngs.params(), (n_in, 4 * hidden)))
-        self.wh = nnx.Param(nnx.initializers.orthogonal()(rngs.params(), (hidden, 4 * hidden)))
-        self.b = nnx.Param(jnp.zeros(4 * hidden).at[hidden:2 * hidden].set(1.0))
+        self.wi = nnx.Param(init.glorot_uniform(rngs.params(), (n_in, 4 * hidden)))
+        self.wh = nnx.Param(init.orthogonal(rngs.params(), (hidden, 4 * hidden)))
+        self.b = nnx.Param(init.lstm_bias(rngs.params(), (4 * hidden,)))
         self.hidden = hidden
 
     def __call__(self, x: jax.Array, length: int | None = None, last_only: bool = False):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from . import init
+from .config import ModelConfig
 from .lstm import LSTM
-
-_glorot = nnx.initializers.glorot_uniform()
 
 
 class LSTMAE(nnx.Module):
@@ -17,10 +20,11 @@ class LSTMAE(nnx.Module):
 
     def __init__(self, n_in: int, hidden: int, latent: int, *, rngs: nnx.Rngs):
         self.enc = LSTM(n_in, hidden, rngs=rngs)
-        self.to_latent = nnx.Linear(hidden, latent, kernel_init=_glorot, rngs=rngs) \
-            if latent else None
+        self.to_latent = nnx.Linear(hidden, latent, kernel_init=init.glorot_uniform,
+                                    bias_init=init.zeros, rngs=rngs) if latent else None
         self.dec = LSTM(latent or hidden, hidden, rngs=rngs)
-        self.out = nnx.Linear(hidden, n_in, kernel_init=_glorot, rngs=rngs)
+        self.out = nnx.Linear(hidden, n_in, kernel_init=init.glorot_uniform,
+                              bias_init=init.zeros, rngs=rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         h = self.enc(jnp.swapaxes(x, 0, 1), last_only=True)
@@ -30,3 +34,18 @@ class LSTMAE(nnx.Module):
 
     def diff(self, x: jax.Array, key: jax.Array | None):
         return self(x) - x, jnp.zeros(x.shape[0], x.dtype)
+
+
+@dataclass(frozen=True)
+class LSTMAEConfig(ModelConfig):
+    """Encoder LSTM of ``hidden`` units -> (Dense to ``latent`` units, if > 0) -> decoder LSTM."""
+
+    kind: ClassVar[str] = "lstm_ae"
+    module: ClassVar[type] = LSTMAE
+    hidden: int = 32
+    latent: int = 0
+
+    def floats_per_row(self, n_in: int, length: int) -> float:
+        """16 x the units of each of the two LSTMs (they keep their gates' local derivatives)
+        plus 4 x the inputs."""
+        return 16 * self.hidden * 2 + 4 * n_in

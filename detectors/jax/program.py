@@ -15,7 +15,7 @@ import functools
 import math
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import jax
 import jax.numpy as jnp
@@ -23,13 +23,12 @@ import numpy as np
 import optax
 from flax import nnx
 
-from . import config as _config
-from .config import ModelConfig
-from .dense import DenseAE
-from .forecast import LSTMForecast
-from .lstm_ae import LSTMAE
+import bench
 
-_config.setup_jax()
+from .cache import setup_jax
+from .config import ModelConfig, build
+
+setup_jax()
 
 #: Options for every XLA compilation here: skipping LLVM's expensive passes cuts the compile
 #: time of the LSTM programs by about 40 % on CPU without slowing their steps (measured with
@@ -38,39 +37,6 @@ COMPILER_OPTIONS = {"xla_llvm_disable_expensive_passes": True}
 
 #: XLA compilations (traces) per program function, for this process.
 COMPILES: Counter[str] = Counter()
-
-#: The Flax module of each model config kind.
-MODULES = {"dense": DenseAE, "lstm_ae": LSTMAE, "forecast": LSTMForecast}
-
-
-def numpy_init(state, seed: int):
-    """Fresh parameters for ``state`` (a pytree of arrays or shapes) drawn with numpy, by name:
-    ``kernel`` / ``wi`` Glorot-uniform, ``wh`` orthogonal, LSTM ``b`` zeros with forget-gate bias
-    1, ``bias`` zeros (Keras' defaults, as the constructors below).  Numpy, not JAX: no XLA
-    compilation (a jitted orthogonal initialiser costs about 2 s of compile on CPU)."""
-    rng = np.random.default_rng(seed)
-
-    def one(path, leaf):
-        name = str(getattr(path[-1], "key", getattr(path[-1], "name", path[-1])))
-        if name == "value" and len(path) > 1:
-            name = str(getattr(path[-2], "key", getattr(path[-2], "name", path[-2])))
-        shape = tuple(leaf.shape)
-        if name in ("kernel", "wi"):
-            lim = np.sqrt(6.0 / (shape[0] + shape[1]))
-            return rng.uniform(-lim, lim, shape).astype(np.float32)
-        if name == "wh":
-            a = rng.normal(size=(shape[1], shape[0]))
-            q, r = np.linalg.qr(a)
-            return (q * np.sign(np.diag(r))).T.astype(np.float32)
-        if name == "b":
-            h = shape[0] // 4
-            return np.r_[np.zeros(h), np.ones(h), np.zeros(2 * h)].astype(np.float32)
-        if name == "bias":
-            return np.zeros(shape, np.float32)
-        raise ValueError(f"no initialiser for parameter {name!r}")
-
-    return jax.tree_util.tree_map_with_path(one, state)
-
 
 @dataclass(frozen=True)
 class Task:
@@ -93,8 +59,8 @@ class Task:
         return self.model.kind
 
     def build(self, rngs: nnx.Rngs) -> nnx.Module:
-        kw = {f.name: getattr(self.model, f.name) for f in fields(self.model)}
-        return MODULES[self.model.kind](self.n_in, **kw, rngs=rngs)
+        """The model's NNX module, initialised by its own initialisers from ``rngs``."""
+        return build(self.model, self.n_in, rngs)
 
     @property
     def windowed(self) -> bool:
@@ -137,6 +103,7 @@ class Program:
     def __post_init__(self) -> None:
         abstract = nnx.eval_shape(lambda: self.task.build(nnx.Rngs(0)))
         self.graphdef, self.abstract = nnx.split(abstract)
+        _check_params_only(self.task, self.abstract)
         leaves, self.treedef = jax.tree.flatten(self.abstract)
         self.n_params = int(sum(math.prod(x.shape) for x in leaves))
         # Adam on one flat vector of every parameter (optax.flatten; elementwise, so the same
@@ -165,9 +132,31 @@ class Program:
 
         return jax.jit(counted, compiler_options=COMPILER_OPTIONS, **kw)
 
+    def init_leaves(self, seed: int) -> list[np.ndarray]:
+        """Fresh parameters as numpy leaves (in :attr:`treedef` order): the model built eagerly
+        on the host CPU with ``nnx.Rngs(seed)``, each module initialising itself (the built-in
+        ones with :mod:`.init`'s host-drawn initialisers: no XLA compilation)."""
+        with jax.default_device(jax.devices("cpu")[0]):
+            state = nnx.split(self.task.build(nnx.Rngs(int(seed))))[1]
+        leaves = [np.asarray(x, np.float32) for x in jax.tree.leaves(state)]
+        want = [tuple(x.shape) for x in jax.tree.leaves(self.abstract)]
+        if [x.shape for x in leaves] != want:
+            raise AssertionError(f"{self.task.kind}: built parameters {[x.shape for x in leaves]}"
+                                 f", expected {want}")
+        return leaves
+
+    def init_fleet(self, seeds: list[int]) -> list[np.ndarray]:
+        """Fresh parameters of one model per seed, stacked on a leading model axis (numpy
+        leaves): model ``i`` is exactly :meth:`init_leaves` of ``seeds[i]``.  Built one model
+        after another, not by ``nnx.vmap`` over the constructor: an eager ``nnx.vmap`` compiles
+        a few programs per parameter shape (5 s for the first dense fleet on a loaded CPU,
+        measured), a jitted one about 1-2 s per model configuration."""
+        members = [self.init_leaves(s) for s in seeds]
+        return [np.stack(ls) for ls in zip(*members, strict=True)]
+
     def init(self, seed: int):
-        """Fresh parameters (numpy-drawn, see ``numpy_init``) and Adam state."""
-        params = jax.tree.map(to_device, numpy_init(self.abstract, seed))
+        """Fresh parameters (on the default device) and Adam state."""
+        params = jax.tree.unflatten(self.treedef, [to_device(x) for x in self.init_leaves(seed)])
         return params, self.opt_zeros()
 
     def opt_zeros(self, n_models: int | None = None):
@@ -288,6 +277,20 @@ class Program:
         p = jax.tree.map(lambda a: a[midx], params)
         pj = None if projs is None else projs[midx]
         return jax.vmap(lambda q, b, v, r: self._errors(q, b, v, r, mode))(p, blocks, valid, pj)
+
+
+def _check_params_only(task: Task, state) -> None:
+    """Every variable of a model is a trained parameter (``nnx.Param``): the training programs
+    differentiate the whole state.  A module that keeps ``nnx.Rngs`` (``nnx.Dropout(rngs=...)``)
+    or batch statistics cannot be trained here; one clear line says so."""
+    bad = sorted({type(v).__name__ for v in jax.tree.leaves(
+        state, is_leaf=lambda x: isinstance(x, nnx.Variable)) if isinstance(v, nnx.Variable)
+        and not isinstance(v, nnx.Param)})
+    if bad:
+        raise bench.BenchError(
+            f"model {task.kind!r}: its module keeps {', '.join(bad)} variables; a JAX detector "
+            f"trains every variable, so keep only nnx.Param (take dropout/noise keys from the "
+            f"`key` argument of diff(), not from nnx.Rngs stored in the module)")
 
 
 @functools.lru_cache(maxsize=64)

@@ -4,11 +4,12 @@
   series of a dataset reuses the same compiled functions.  Array shapes are bucketed (powers of
   two and 1.5 x powers of two, :func:`bench.detectors.jax.config.bucket`), so a dataset of series of
   many lengths costs a handful of XLA compilations, and compiled programs persist between
-  processes in JAX's compilation cache (:func:`bench.detectors.jax.config.setup_jax`).
+  processes in JAX's compilation cache (:func:`bench.detectors.jax.cache.setup_jax`).
   :data:`COMPILES` counts traces per program function.
 * A whole epoch is one compiled ``jax.lax.scan`` over shuffled batches (pure functions of the
   parameter pytree, split from the NNX model once); Optax Adam.
-* Early stopping on a validation loss with patience, restoring the best weights.
+* Early stopping on a validation loss with patience, restoring the best weights: one rule
+  (:class:`.early_stopping.EarlyStopping`) for single models and fleets.
 * Scoring runs in fixed-size chunks: only one chunk's activations exist at a time.
 * Fleets (:func:`train_fleet`, :func:`errors_fleet`): the models of many series (one
   :class:`Task`) trained and scored together, parameters stacked on a leading model axis and the
@@ -28,18 +29,17 @@ from dataclasses import dataclass, field
 import jax
 import numpy as np
 
-from . import config as _config
-from .config import bucket
+from . import cache as _cache
+from .config import TrainConfig, bucket
+from .early_stopping import EarlyStopping
 from .program import (  # noqa: F401 - re-exported: detectors, tests and benchmarks use them
     COMPILER_OPTIONS,
     COMPILES,
-    MODULES,
     Program,
     Task,
     _diag_sum,
     _elem,
     _gather,
-    numpy_init,
     program,
     to_device,
 )
@@ -54,8 +54,8 @@ def compile_count() -> int:
     return sum(COMPILES.values())
 
 
-stats = _config.compile_stats
-stats_since = _config.stats_since
+stats = _cache.compile_stats
+stats_since = _cache.stats_since
 
 
 def device_name() -> str:
@@ -100,13 +100,15 @@ class History:
 
 
 def train(prog: Program, data: np.ndarray, starts: np.ndarray, *, val_data: np.ndarray | None,
-          val_starts: np.ndarray | None, epochs: int, batch: int, patience: int,
-          seed: int, shapes: dict | None = None) -> tuple[list[np.ndarray], History]:
+          val_starts: np.ndarray | None, cfg: TrainConfig, seed: int,
+          shapes: dict | None = None) -> tuple[list[np.ndarray], History]:
     """Adam on the samples ``data[s : s + length]`` for ``s`` in ``starts``, shuffled each epoch
-    (numpy, seeded); early stopping on the mean loss of the ``val_starts`` samples of
-    ``val_data`` (``patience`` epochs without improvement), restoring the best weights.
-    Returns the fitted parameter leaves (numpy) and the loss history.  ``shapes`` (from
-    :func:`train_fleet`) pads to a fleet's common shapes, so its models share one program."""
+    (numpy, seeded), ``cfg.batch`` samples per step, at most ``cfg.epochs`` epochs; early
+    stopping (:class:`.early_stopping.EarlyStopping`, ``cfg.patience``) on the mean loss of the
+    ``val_starts`` samples of ``val_data``, restoring the best weights.  Returns the fitted
+    parameter leaves (numpy) and the loss history.  ``shapes`` (from :func:`train_fleet`) pads to
+    a fleet's common shapes, so its models share one program."""
+    epochs, batch, patience = int(cfg.epochs), int(cfg.batch), int(cfg.patience)
     params, opt_state = prog.init(seed)
     rng = np.random.default_rng(seed)
     d = to_device(pad_rows(data, shapes["rows"] if shapes else bucket(len(data), 64)))
@@ -124,28 +126,23 @@ def train(prog: Program, data: np.ndarray, starts: np.ndarray, *, val_data: np.n
         vb = 256
         vidx, vw = batches(val_starts, vb, shapes["val_batches"] if shapes else
                            bucket(math.ceil(len(val_starts) / vb)))
-    hist, best, best_params, wait, losses = History(), np.inf, params, 0, []
+    stop, best_params, losses = EarlyStopping(1, patience, [use_val]), params, []
     for epoch in range(epochs):
+        if not stop.running:
+            break
         idx, w = batches(rng.permutation(starts), batch, n_batches)
-        if not use_val:
+        if use_val:  # training and validation loss in one program
+            params, opt_state, loss, vl = prog.epoch_eval(
+                params, opt_state, d, idx, w, np.uint32(seed), np.int32(epoch), vd, vidx, vw,
+                padded=padded)
+        else:
             params, opt_state, loss = prog.epoch(params, opt_state, d, idx, w, np.uint32(seed),
                                                  np.int32(epoch), padded=padded)
-            losses.append(loss)  # read back later: the next epoch is dispatched without waiting
-            best_params, hist.best_epoch = params, epoch
-            continue
-        params, opt_state, loss, vl = prog.epoch_eval(params, opt_state, d, idx, w,
-                                                      np.uint32(seed), np.int32(epoch), vd, vidx,
-                                                      vw, padded=padded)
+            vl = None  # nothing read back: the next epoch is dispatched without waiting
         losses.append(loss)
-        vloss = float(vl)
-        hist.val_loss.append(vloss)
-        if vloss < best:
-            best, best_params, hist.best_epoch, wait = vloss, params, epoch, 0
-        else:
-            wait += 1
-            if wait >= patience:
-                break
-    hist.train_loss = [float(x) for x in losses]
+        if stop.update(epoch, None if vl is None else [float(vl)])[0]:
+            best_params = params
+    hist = History([float(x) for x in losses], stop.val_loss[0], int(stop.best_epoch[0]))
     return to_numpy(best_params), hist
 
 
@@ -245,16 +242,11 @@ def fleet_budget_mb() -> float:
 
 def model_step_mb(prog: Program, batch: int) -> float:
     """Rough megabytes one model of a fleet holds during a training step: parameters, their
-    gradient and Adam's two moments, and the activations kept for the backward pass (float32:
-    per sample and row about 4 x the dense layers' widths, or 16 x an LSTM's units per layer,
-    as the LSTM keeps its gates' local derivatives)."""
-    m, length = prog.task.model, prog.task.length
-    if m.kind == "dense":
-        per_row = 4 * (2 * prog.task.n_in + 2 * sum(m.hidden)) / length
-    else:
-        layers = 2 if m.kind == "lstm_ae" else 1
-        per_row = 16 * m.hidden * layers + 4 * prog.task.n_in
-    return 4 * (4 * prog.n_params + batch * length * per_row) / 1e6
+    gradient and Adam's two moments, and the activations kept for the backward pass (float32;
+    per sample row, the model config's ``floats_per_row``)."""
+    task = prog.task
+    per_row = task.model.floats_per_row(task.n_in, task.length)
+    return 4 * (4 * prog.n_params + batch * task.length * per_row) / 1e6
 
 
 def fleet_sizes(n_models: int, capacity: int) -> list[int]:
@@ -266,14 +258,14 @@ def fleet_sizes(n_models: int, capacity: int) -> list[int]:
 
 def train_fleet(prog: Program, datas: list[np.ndarray], starts: list[np.ndarray], *,
                 val_datas: list[np.ndarray | None], val_starts: list[np.ndarray | None],
-                epochs: int, batch: int, patience: int, seeds: list[int],
+                cfg: TrainConfig, seeds: list[int],
                 capacity: int | None = None) -> list[tuple[list[np.ndarray], History]]:
     """:func:`train` for many series at once: model ``i`` trains on ``datas[i]`` /
     ``starts[i]`` with early stopping on ``val_datas[i]`` / ``val_starts[i]`` and seed
     ``seeds[i]``, and ends with the parameters and history :func:`train` gives it (to float
     rounding).  Models are trained in fleets of at most ``capacity`` (default: as many as
     :func:`fleet_budget_mb` holds); all fleets of a call share one set of array shapes."""
-    n = len(datas)
+    n, batch, patience = len(datas), int(cfg.batch), int(cfg.patience)
     exact = [math.ceil(len(s) / batch) for s in starts]
     shapes = {
         "rows": bucket(max(len(d) for d in datas), 64),
@@ -287,8 +279,8 @@ def train_fleet(prog: Program, datas: list[np.ndarray], starts: list[np.ndarray]
     # early stopping on held-out samples of each training series itself: no second copy
     shapes["shared_val"] = all(val_datas[i] is datas[i] for i in range(n) if use_val[i])
     if not vmapped_fleets(prog.task):  # one after another, in the fleet's common shapes
-        return [train(prog, d, s, val_data=vd, val_starts=vs, epochs=epochs, batch=batch,
-                      patience=patience, seed=int(seed), shapes=shapes)
+        return [train(prog, d, s, val_data=vd, val_starts=vs, cfg=cfg, seed=int(seed),
+                      shapes=shapes)
                 for d, s, vd, vs, seed in zip(datas, starts, val_datas, val_starts, seeds,
                                               strict=True)]
     if capacity is None:
@@ -298,7 +290,7 @@ def train_fleet(prog: Program, datas: list[np.ndarray], starts: list[np.ndarray]
         members = list(range(lo, min(lo + size, n)))
         lo += size
         out += _train_one_fleet(prog, members, size, datas, starts, val_datas, val_starts,
-                                use_val, epochs, batch, patience, seeds, shapes)
+                                use_val, cfg, seeds, shapes)
     return out
 
 
@@ -311,13 +303,13 @@ def _stack(arrays: list[np.ndarray], size: int, rows: int) -> np.ndarray:
     return out
 
 
-def _train_one_fleet(prog, members, size, datas, starts, val_datas, val_starts, use_val,
-                     epochs, batch, patience, seeds, shapes):
+def _train_one_fleet(prog, members, size, datas, starts, val_datas, val_starts, use_val, cfg,
+                     seeds, shapes):
     """Train the models ``members`` in one fleet of ``size`` slots (idle slots after them)."""
-    k = len(members)
-    inits = [jax.tree.leaves(numpy_init(prog.abstract, int(seeds[i]))) for i in members]
-    inits += [inits[0]] * (size - k)  # idle slots: never given a sample, never updated
-    params = jax.tree.unflatten(prog.treedef, [to_device(np.stack(ls)) for ls in zip(*inits)])
+    k, batch = len(members), int(cfg.batch)
+    init = prog.init_fleet([int(seeds[i]) for i in members])
+    init = [np.concatenate([x, np.repeat(x[:1], size - k, axis=0)]) for x in init]  # idle slots
+    params = jax.tree.unflatten(prog.treedef, [to_device(x) for x in init])
     opt_state = prog.opt_zeros(size)
     d = to_device(_stack([datas[i] for i in members], size, shapes["rows"]))
     val = [use_val[i] for i in members]
@@ -336,58 +328,42 @@ def _train_one_fleet(prog, members, size, datas, starts, val_datas, val_starts, 
     seed_arr = np.zeros(size, np.uint32)
     seed_arr[:k] = [int(seeds[i]) for i in members]
     rngs = [np.random.default_rng(int(seeds[i])) for i in members]
-    active = [True] * k
-    hists = [History() for _ in members]
-    best = [np.inf] * k
-    wait = [0] * k
-    best_leaves = [np.stack(ls) for ls in zip(*inits)]  # host copy, stacked like params
+    stop = EarlyStopping(k, cfg.patience, val)
+    best_leaves = init  # host copy, stacked like params
     ran, losses = [], []
     nb = shapes["batches"]
-    for epoch in range(epochs):
-        if not any(active):
+    for epoch in range(int(cfg.epochs)):
+        if not stop.running:
             break
+        active = list(stop.active)
         idx = np.zeros((size, nb, batch), np.int32)
         w = np.zeros((size, nb, batch), np.float32)
         for j, i in enumerate(members):
             if active[j]:
                 idx[j], w[j] = batches(rngs[j].permutation(starts[i]), batch, nb)
+        vl = None
         if any(val):  # training and validation loss in one program
             params, opt_state, loss, vl = prog.fleet_epoch_eval(
                 params, opt_state, d, idx, w, seed_arr, np.int32(epoch), vd, vidx, vw)
         else:
             params, opt_state, loss = prog.fleet_epoch(params, opt_state, d, idx, w, seed_arr,
                                                        np.int32(epoch))
-        ran.append(list(active))
+        ran.append(active)
         losses.append(loss)
-        checked = [active[j] and val[j] for j in range(k)]
-        improved = np.zeros(size, bool)
-        if any(checked):
-            vloss = np.asarray(vl)
-        for j in range(k):
-            if not active[j]:
-                continue
-            if not val[j]:
-                hists[j].best_epoch = epoch
-                continue
-            v = float(vloss[j])
-            hists[j].val_loss.append(v)
-            if v < best[j]:
-                best[j], hists[j].best_epoch, wait[j], improved[j] = v, epoch, 0, True
-            else:
-                wait[j] += 1
-                if wait[j] >= patience:
-                    active[j] = False
+        improved = stop.update(epoch, None if vl is None else np.asarray(vl)[:k])
+        improved &= np.array(val, bool)  # models not watched keep their final weights
         if improved.any():
+            mask = np.r_[improved, np.zeros(size - k, bool)]
             for b, now in zip(best_leaves, to_numpy(params), strict=True):
-                b[improved] = now[improved]
+                b[mask] = now[mask]
     final = to_numpy(params)
     loss_host = [np.asarray(x) for x in losses]
     out = []
     for j in range(k):
-        hists[j].train_loss = [float(lo[j]) for lo, r in zip(loss_host, ran, strict=True)
-                               if r[j]]
+        hist = History([float(lo[j]) for lo, r in zip(loss_host, ran, strict=True) if r[j]],
+                       stop.val_loss[j], int(stop.best_epoch[j]))
         src = best_leaves if val[j] else final
-        out.append(([np.array(x[j]) for x in src], hists[j]))
+        out.append(([np.array(x[j]) for x in src], hist))
     return out
 
 
