@@ -10,7 +10,8 @@ other 7 TSB-AD labelled more rows than NAB's windows hold (e.g. 474 against 342)
 fits, so their labels cannot be rebuilt from NAB: they are listed as skipped.  Every detector is
 fitted on the whole series and scores the whole series (TSB-AD's unsupervised protocol); VUS-PR
 uses the window ``dominant_period(values)``.  Prints, per detector: files within 0.02 of the
-published value, mean and max absolute error, seconds (one BLAS thread).
+published value, mean and max absolute error, fit + score seconds (one BLAS / OpenMP thread), and
+the wall time of the whole table with the load average beside it.
 """
 
 from __future__ import annotations
@@ -160,6 +161,7 @@ def main(argv=None):
     print(f"{'column':14} {'bench detector':16} {'within':>8} {'mean|err|':>9} {'max|err|':>9} "
           f"{'s total':>8} {'s max':>6}")
     seeds = [int(x) for x in args.seeds.split(",")]
+    start, load = time.perf_counter(), os.getloadavg()[0]
     for col in args.detectors.split(","):
         name, params = COLUMNS[col]
         within, means, maxes, secs = [], [], [], []
@@ -180,6 +182,9 @@ def main(argv=None):
         print(f"{col:14} {name:16} {_span(within, '{}'):>5}/{len(files):<3} "
               f"{_span(means, '{:.4f}'):>9} {_span(maxes, '{:.4f}'):>9} "
               f"{sum(secs) / len(seeds):8.2f} {max(secs):6.2f}", flush=True)
+    print(f"wall {time.perf_counter() - start:.1f} s for {len(files)} files x "
+          f"{len(args.detectors.split(','))} columns x {len(seeds)} seed(s) (data loading "
+          f"excluded); load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":
