@@ -12,6 +12,7 @@ traceback deep in a reader.  A field that is absent is left to the reader's defa
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -130,8 +131,9 @@ def _deep_path(text: str) -> str:
 # A shape is a type (or a tuple of types, possibly with one dict/Each shape and None), a dict
 # {field: shape} (an object whose listed fields, when present, have those shapes; others are
 # free), Each(shape) (a list of that shape; keyed=True: an object's values), Pair(shape) (a
-# list of two) or Typed(shape): a field whose container type the typed readers already check
-# and name (a wrong container is left to them; its contents are checked here).
+# list of two), Range (a number within bounds) or Typed(shape): a field whose type the typed
+# readers already check and name (a wrong container or a non-number is left to them; its
+# contents or bounds are checked here).
 
 class Each:
     def __init__(self, shape: Any, keyed: bool = False) -> None:
@@ -147,11 +149,32 @@ class Typed:
         self.shape = shape
 
 
+class Range:
+    """A number (``integer``: a whole one) in [lo, hi], or null."""
+
+    def __init__(self, lo: float, hi: float = math.inf, integer: bool = False) -> None:
+        self.lo, self.hi, self.integer = lo, hi, integer
+
+    def ok(self, v: Any) -> bool:
+        if v is None:
+            return True
+        if isinstance(v, bool) or not isinstance(v, int if self.integer else (int, float)):
+            return False
+        return self.lo <= v <= self.hi and (self.integer or math.isfinite(v))
+
+    def __str__(self) -> str:
+        what = "a whole number" if self.integer else "a finite number"
+        return f"{what} >= {self.lo:g}" if self.hi == math.inf else \
+            f"{what} in [{self.lo:g}, {self.hi:g}]"
+
+
 NUM = (int, float, type(None))
 STR = (str, type(None))
 INT = (int, type(None))
 BOOL = (bool, type(None))
 _STRS = Each(str)
+COUNT = Range(0, integer=True)  # rows, series, confusion counts, seeds
+SECONDS = Range(0)  # timings (and peak memory in MB)
 
 PROTOCOL = {"name": STR, "standardize": BOOL, "window": (int, str, type(None)),
             "version": INT}
@@ -166,18 +189,24 @@ META = Typed(Each(Each(_FACTS, keyed=True), keyed=True))
 KEY_PARTS = {"bench": STR, "harness_fit": STR, "detector_code": STR, "metric_code": STR,
              "detector": list, "dataset": list, "seed": INT, "protocol": dict,
              "evaluation": Each((int, str), keyed=True)}  # declared versions
-CHANCE_TEST = {"p": NUM, "better": BOOL, "n": INT, "method": STR, "rule": STR, "seeds": INT,
-               "headline": STR, "version": INT}
-_COUNTS = Typed(Each(INT, keyed=True))
+CHANCE_TEST = {"p": Range(0, 1), "better": BOOL, "n": COUNT, "method": STR, "rule": STR,
+               "seeds": COUNT, "headline": STR, "version": INT}
+_COUNTS = Typed(Each(COUNT, keyed=True))
 EVAL = {"n_series": _COUNTS, "confusion": _COUNTS, "chance_test": (CHANCE_TEST, type(None)),
-        "per_series": Typed(Each({"confusion": _COUNTS}))}
+        "series_without_test_anomaly": COUNT,
+        "per_series": Typed(Each({"confusion": _COUNTS, "test_anomalies": COUNT}))}
 CELL = {"protocol": Typed(PROTOCOL), "key_parts": Typed(KEY_PARTS),
         "protocol_notes": Typed(_STRS), "compute": Typed(Each(Each(NUM, keyed=True),
                                                               keyed=True)),
         "dataset_title": STR, "declared": EVALUATION, "headline": STR,
         "evaluations": Typed(Each(EVAL)),
+        **dict.fromkeys(("index", "seed", "n_series", "n_points", "compiles", "harness_window"),
+                        Typed(COUNT)),
+        **dict.fromkeys(("wall_s", "fit_s", "score_s", "compile_s", "load_s", "peak_mem_mb"),
+                        Typed(SECONDS)),
         "plan": Typed({"protocol": Typed(PROTOCOL), "evaluation": Typed(EVALUATION)})}
-RECORD = {"grid": Typed(GRID), "meta": META, "meta_source": STR, "cells": Typed(Each(CELL))}
+RECORD = {"grid": Typed(GRID), "meta": META, "meta_source": STR, "n_cells": Typed(COUNT),
+          "cells": Typed(Each(CELL))}
 
 
 def check(raw: Any, where: str) -> None:
@@ -191,8 +220,12 @@ def check(raw: Any, where: str) -> None:
 
 def _shape(v: Any, shape: Any, where: str, path: str) -> None:
     if isinstance(shape, Typed):
-        if not isinstance(v, dict if isinstance(shape.shape, dict) or
-                          getattr(shape.shape, "keyed", False) else list):
+        if isinstance(shape.shape, Range):
+            want: Any = int if shape.shape.integer else (int, float)
+        else:
+            want = dict if isinstance(shape.shape, dict) or getattr(shape.shape, "keyed", False) \
+                else list
+        if isinstance(v, bool) or not isinstance(v, want):
             return  # the typed reader names it
         shape = shape.shape
     if isinstance(shape, tuple) and any(isinstance(s, (dict, Each)) for s in shape):
@@ -215,6 +248,9 @@ def _shape(v: Any, shape: Any, where: str, path: str) -> None:
             _bad(v, "a list of two" if isinstance(shape, Pair) else "a list", where, path)
         for i, x in enumerate(v):
             _shape(x, shape.shape, where, f"{path}[{i}]")
+    elif isinstance(shape, Range):
+        if not shape.ok(v):
+            _bad(v, str(shape), where, path)
     else:
         types = shape if isinstance(shape, tuple) else (shape,)
         if (isinstance(v, bool) and bool not in types) or not isinstance(v, types):

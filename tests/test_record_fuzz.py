@@ -7,7 +7,7 @@ readers use without a check of their own (a schema-3 cell's ``declared``/``headl
 
 Each case mutates a small real record (a quick run in a fixture; for the schema-3 fields, one cell
 of the committed schema-3 baseline) and runs the four commands on it.  With the checks of
-:mod:`bench.recordcheck` switched off, 85 of the 96 case x command pairs fail (tracebacks, or a
+:mod:`bench.recordcheck` switched off, 100 of the 112 case x command pairs fail (tracebacks, or a
 "gate passed" on a damaged record)."""
 
 from __future__ import annotations
@@ -88,6 +88,13 @@ CASES = {
                              "cells[0].plan.evaluation.headline"),
     "n_series text": (4, _set("cells.0.evaluations.0.n_series.vus_pr", "x"),
                       "evaluations[0].n_series.vus_pr"),
+    "n_series negative": (4, _set("cells.0.evaluations.0.n_series.vus_pr", -3),
+                          "evaluations[0].n_series.vus_pr: expected a whole number >= 0"),
+    "confusion negative": (4, _set("cells.0.evaluations.0.confusion.tp", -5),
+                           "evaluations[0].confusion.tp"),
+    "chance_test p 7": (4, _set("cells.0.evaluations.0.chance_test.p", 7),
+                        "chance_test.p: expected a finite number in [0, 1]"),
+    "fit_s negative": (4, _set("cells.0.fit_s", -2.0), "cells[0].fit_s: expected a finite"),
     "chance_test a string": (4, _set("cells.0.evaluations.0.chance_test", "x"),
                              "evaluations[0].chance_test"),
     "chance_test p text": (4, _set("cells.0.evaluations.0.chance_test", {"p": "x"}),
