@@ -171,6 +171,10 @@ def _known_metrics(recs) -> set[str]:
     return known
 
 
+#: the image files ``history --plot`` writes (matplotlib picks the format by suffix)
+PLOT_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
+
+
 @click.command()
 @click.argument("metric")
 @click.option("--dir", "directory", default="results", show_default=True,
@@ -182,10 +186,16 @@ def _known_metrics(recs) -> set[str]:
 @click.option("--format", "fmt", default="github", show_default=True)
 def history(metric, directory, dataset, detector, plot_path, fmt):
     """A METRIC (or cost:NAME) over every record in --dir: when it moved, at which commit."""
-    from tabulate import tabulate
+    from tabulate import tabulate, tabulate_formats
 
     from . import history as hist
 
+    if fmt not in tabulate_formats:
+        raise BenchError(f"--format {fmt}: not a table format; one of "
+                         f"{', '.join(sorted(tabulate_formats))}")
+    if plot_path and Path(plot_path).suffix.lower() not in PLOT_SUFFIXES:
+        raise BenchError(f"--plot {plot_path}: write the plot as one of "
+                         f"{', '.join(PLOT_SUFFIXES)}, e.g. history.png")
     recs = records.load_many(records.find(directory), warn=_log)
     known = _known_metrics(recs)
     if recs and metric not in known:

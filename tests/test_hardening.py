@@ -163,6 +163,10 @@ CLI_CASES = [  # (id, argv, text in the one-line error)
      "--dir /proc/x: cannot create"),
     ("history nosuchmetric", ["history", "nosuchmetric", "--dir", "RECORD_DIR"],
      "no metric 'nosuchmetric'"),
+    ("history --plot x.txt", ["history", "f1", "--dir", "RECORD_DIR", "--plot", "x.txt"],
+     "--plot x.txt: write the plot as one of .png"),  # matplotlib's ValueError traced back
+    ("history --format typo", ["history", "f1", "--dir", "RECORD_DIR", "--format", "typo"],
+     "--format typo: not a table format"),  # tabulate fell back to its default, silently
     ("--tolerance f1=nan", ["compare", "RECORD", "RECORD", "--tolerance", "f1=nan"],
      "--tolerance 'f1=nan': the tolerance must be a finite number"),
     ("--tolerance f1=-1", ["compare", "RECORD", "RECORD", "--tolerance", "f1=-1"],
