@@ -215,6 +215,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--scale", type=float, default=1.0,
                     help="multiply the LSTM case's window counts (the full case takes minutes)")
+    ap.add_argument("--torch-threads", type=int, default=0,
+                    help="PyTorch threads (0: its default; on a loaded machine 1 is faster)")
     args = ap.parse_args()
     # an empty persistent compilation cache, before the detectors load JAX: "cold" fits
     # compile, as a first run does
@@ -223,6 +225,9 @@ def main() -> None:
     import jax
     import torch
     from bench.detectors.jax import train as jt
+
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
 
     rng = np.random.default_rng(0)
     peak = matmul_peak()

@@ -3,11 +3,13 @@ series, same models, data, batches and epochs, compile included.
 
     pip install torch==2.13.0      # the benchmark's peer only, never a project dependency
     python benchmarks/bench_fleet.py [--only dense|lstm] [--scale 1.0] [--epochs-dense 10]
+                                     [--benchmarks A1] [--quick] [--xla-option KEY=VALUE]
 
 The workload: ``yahoo-synthetic`` series (datasets/yahoo.py's generator: trend, seasons, noise,
 outliers) with the 367 lengths of Yahoo S5 A1-A4 (``../shared/data/yahoo_shape/lengths.csv``;
 A1's real series are generated like A2's), split 50 / 25 / 25 %, standardised with the training
-rows' statistics, as the runner does.  ``--scale 0.25`` keeps every 4th series.
+rows' statistics, as the runner does.  ``--scale 0.25`` keeps every 4th series; ``--benchmarks A1``
+only A1's 67 lengths (the issue-23 "real Yahoo A1" cell).
 
 * dense: ``dense_ae`` defaults on a univariate series (windows of 32 rows, 32-32-16-8-16-32-32,
   ReLU, MSE, batch 64, training windows every row), ``stop_on=none`` and a fixed number of
@@ -16,7 +18,9 @@ rows' statistics, as the runner does.  ``--scale 0.25`` keeps every 4th series.
   batch 64, MSE), ``stop_on=none``.
 
 Each JAX path runs the runner's ``_fit_all`` on the whole dataset (one cell) with a fresh,
-empty persistent compilation cache: wall time includes every compilation.  PyTorch trains a
+empty persistent compilation cache: wall time includes every compilation (seconds per
+compiled program are listed); the fleet cell then runs again in the same process ("warm": its
+programs compiled, nothing traced).  PyTorch trains a
 fresh model per series (Adam, lr 1e-3, shuffled batches) and scores every stride-1 window,
 eagerly, with its default threads.  Then a default fleet cell (early stopping, explanations)
 runs twice more in fresh processes sharing one cache folder (one epoch each: shapes do not
@@ -49,8 +53,10 @@ CASES = {
 }
 
 
-def yahoo_shaped(scale: float = 1.0, seed: int = 0):
-    """The Yahoo-shaped dataset: one generated S5-like series per row of lengths.csv."""
+def yahoo_shaped(scale: float = 1.0, seed: int = 0, benchmarks: tuple[str, ...] = ()):
+    """The Yahoo-shaped dataset: one generated S5-like series per row of lengths.csv (only the
+    rows of ``benchmarks``, e.g. ``("A1",)``, when given; the generator's draws do not depend
+    on the choice: the series are the same as in the full set)."""
     from bench.datasets.yahoo import read_file, write_series
 
     import bench
@@ -60,6 +66,10 @@ def yahoo_shaped(scale: float = 1.0, seed: int = 0):
     rows = list(csv.DictReader(open(LENGTHS)))
     step = max(1, round(1 / scale))
     rows = rows[::step]
+    known = {r["benchmark"] for r in rows}
+    if set(benchmarks) - known:
+        raise SystemExit(f"--benchmarks {','.join(benchmarks)}: not in {LENGTHS.name} "
+                         f"(it has {', '.join(sorted(known))})")
     rng = np.random.default_rng(seed)
     series = []
     with tempfile.TemporaryDirectory(prefix="bench-yahoo-shape-") as tmp:
@@ -67,6 +77,8 @@ def yahoo_shaped(scale: float = 1.0, seed: int = 0):
             kind = "A2" if r["benchmark"] in ("A1", "A2") else r["benchmark"]
             f = Path(tmp) / f"{i}.csv"
             write_series(f, rng, kind, int(r["rows"]))
+            if benchmarks and r["benchmark"] not in benchmarks:
+                continue
             s = read_file(f, kind, 0.5, 0.75, False)
             s.name = f"{r['benchmark']}/{r['file']}"
             series.append(s)
@@ -204,10 +216,10 @@ def flops_per_sample(kind: str) -> float:
     return 2.0 * 32 * ((1 * g + 32 * g) + (32 * g + 32 * g + 32))
 
 
-def child(kind: str, scale: float) -> None:
+def child(kind: str, scale: float, benchmarks: tuple[str, ...] = ()) -> None:
     """One fleet cell as a default run makes it (early stopping on the last 10 % of the training
     windows, test ranges explained), of one epoch, in this (fresh) process; prints JSON."""
-    ds = yahoo_shaped(scale)
+    ds = yahoo_shaped(scale, benchmarks=benchmarks)
     name, _ = CASES[kind]
     info = run_cell(ds, name, {"epochs": 1}, fleet=True, explain=True)
     from bench.detectors.jax import cache as _config
@@ -217,14 +229,15 @@ def child(kind: str, scale: float) -> None:
                                                        "wall_s") if k in info}))
 
 
-def fresh_processes(kind: str, scale: float) -> list[dict]:
+def fresh_processes(kind: str, scale: float, benchmarks: tuple[str, ...] = ()) -> list[dict]:
     """The fleet cell in two fresh processes sharing one new cache folder."""
     out = []
     with tempfile.TemporaryDirectory(prefix="bench-jit-") as cache:
         env = {**os.environ, "BENCH_JIT_CACHE_DIR": cache}
         env.pop("BENCH_NO_JIT_CACHE", None)
         for _ in range(2):
-            p = subprocess.run([sys.executable, __file__, "--child", kind, "--scale", str(scale)],
+            p = subprocess.run([sys.executable, __file__, "--child", kind, "--scale", str(scale),
+                                "--benchmarks", ",".join(benchmarks)],
                                env=env, capture_output=True, text=True, check=True)
             line = [x for x in p.stdout.splitlines() if x.startswith("RESULT ")][-1]
             out.append(json.loads(line[7:]))
@@ -240,14 +253,65 @@ def main() -> None:
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--torch-threads", type=int, default=0,
                     help="PyTorch threads (0: its default; on a loaded machine 1 is faster)")
+    ap.add_argument("--benchmarks", default="",
+                    help="only these Yahoo benchmarks' lengths, e.g. A1 (comma-separated)")
+    ap.add_argument("--quick", action="store_true",
+                    help="only the fleet (cold and warm) and PyTorch rows: no stacked or "
+                         "per-series rows, no fresh processes")
+    ap.add_argument("--xla-option", action="append", default=[], metavar="KEY=VALUE",
+                    help="an experiment: this XLA compile option added to every JAX program "
+                         "(program.COMPILER_OPTIONS) of the run; the output says so")
     ap.add_argument("--child", choices=list(CASES), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    args.benchmarks = tuple(b for b in args.benchmarks.split(",") if b)
     if args.child:
-        child(args.child, args.scale)
+        child(args.child, args.scale, args.benchmarks)
         return
     with tempfile.TemporaryDirectory(prefix="bench-jit-") as cache:
-        os.environ["BENCH_JIT_CACHE_DIR"] = cache  # cold: every program compiled in this run
+        # cold: every program compiled in this run (set before JAX's set-up reads it)
+        os.environ["BENCH_JIT_CACHE_DIR"] = cache
         report(args)
+
+
+def xla_options(items: list[str]) -> dict:
+    """``KEY=VALUE`` items (``true``/``false``, integers, or strings) as compile options."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.startswith("xla_"):
+            raise SystemExit(f"--xla-option {item!r}: expected xla_NAME=VALUE")
+        low = value.lower()
+        out[key] = (low == "true" if low in ("true", "false") else
+                    int(value) if value.lstrip("-").isdigit() else value)
+    return out
+
+
+def set_options(options: dict) -> None:
+    """Add ``options`` to every JAX program's compile options (before any is built)."""
+    from bench.detectors.jax import program
+
+    program.COMPILER_OPTIONS.update(options)
+
+
+class CompileLog:
+    """Seconds of XLA compilation per compiled program (JAX's monitoring events), since the
+    last :meth:`take`."""
+
+    def __init__(self) -> None:
+        from jax import monitoring
+
+        self.items: list[tuple[str, float]] = []
+        monitoring.register_event_duration_secs_listener(self._on)
+
+    def _on(self, event: str, duration: float, **kw) -> None:
+        if event == "/jax/core/compile/backend_compile_duration":
+            name = str(kw.get("fun_name", "?")).removeprefix("jit(").removesuffix(")")
+            self.items.append((name.lstrip("_"), duration))
+
+    def take(self) -> str:
+        out = ", ".join(f"{n} {d:.2f} s" for n, d in self.items)
+        self.items.clear()
+        return out
 
 
 def report(args) -> None:
@@ -255,9 +319,12 @@ def report(args) -> None:
     from bench.detectors.jax import train as jt
     from bench_autoencoders import matmul_peak
 
+    options = xla_options(args.xla_option)
+    set_options(options)
     load0 = os.getloadavg()
-    ds = yahoo_shaped(args.scale)
+    ds = yahoo_shaped(args.scale, benchmarks=args.benchmarks)
     peak = matmul_peak()
+    log = CompileLog()
     rows, notes = [], []
     for kind in [args.only] if args.only else list(CASES):
         name, params = CASES[kind]
@@ -266,12 +333,18 @@ def report(args) -> None:
         n = train_samples(ds, kind, epochs)
         gf = 3 * flops_per_sample(kind) * n / 1e9
         res = {"jax fleet": run_cell(ds, name, params, fleet=True)}
-        if kind != "dense" and jax.devices()[0].platform == "cpu":
+        notes.append(f"{kind}: XLA compilation of the fleet cell's programs: {log.take()}")
+        res["jax fleet, warm (same process: programs compiled)"] = run_cell(ds, name, params,
+                                                                            fleet=True)
+        log.take()
+        if kind != "dense" and jax.devices()[0].platform == "cpu" and not args.quick:
             # the default runs this fleet one model after another: show both
             res["jax fleet"]["label"] = "jax fleet (default here: one model after another)"
             res["jax fleet, stacked (BENCH_FLEET_VMAP=1)"] = run_cell(ds, name, params,
                                                                        fleet=True, stacked=True)
-        res["jax per series"] = run_cell(ds, name, params, fleet=False)
+        if not args.quick:
+            res["jax per series"] = run_cell(ds, name, params, fleet=False)
+        torch_label = None
         if not args.no_torch:
             if args.torch_threads:
                 import torch
@@ -279,7 +352,8 @@ def report(args) -> None:
                 torch.set_num_threads(args.torch_threads)
             t = torch_cell(ds, kind, epochs)
             assert t["samples"] == n, (t["samples"], n)
-            res[f"pytorch {t['version']} ({t['threads']} threads), series by series"] = t
+            torch_label = f"pytorch {t['version']} ({t['threads']} threads), series by series"
+            res[torch_label] = t
         for label, r in res.items():
             rows.append([kind, r.get("label", label), f"{r['wall_s']:.1f}", f"{r['fit_s']:.1f}",
                          f"{r['score_s']:.1f}", str(r.get("compiles", "")),
@@ -287,9 +361,17 @@ def report(args) -> None:
                          f"{n / r['fit_s']:,.0f}", f"{100 * gf / r['fit_s'] / peak:.2f}"])
         fl = res["jax fleet"]["wall_s"]
         ratios = ", ".join(f"{r['wall_s'] / fl:.1f}x faster than {label}"
-                           for label, r in res.items() if label != "jax fleet")
+                           for label, r in res.items()
+                           if label != "jax fleet" and not label.startswith("jax fleet, warm"))
         notes.append(f"{kind}: the fleet cell (compile included) is {ratios}")
-        runs = fresh_processes(kind, args.scale)
+        if torch_label:
+            warm = res["jax fleet, warm (same process: programs compiled)"]["wall_s"]
+            tw = res[torch_label]["wall_s"]
+            notes.append(f"{kind}: PyTorch / JAX fleet: {tw / fl:.2f}x cold (empty compile "
+                         f"cache), {tw / warm:.2f}x warm")
+        if args.quick:
+            continue
+        runs = fresh_processes(kind, args.scale, args.benchmarks)
         notes.append(f"{kind}: default fleet cell in two fresh processes sharing a cache folder: "
                      + "; ".join(f"run {i + 1}: {r['compiles']} compilations, "
                                  f"{r['cache_hits']} cache hits, {r['compile_s']:.1f} s "
@@ -298,7 +380,8 @@ def report(args) -> None:
     print(f"machine: {os.cpu_count()} CPUs; JAX {jax.__version__} on {jt.device_name()}; "
           f"float32 matmul peak {peak:.1f} GFLOP/s; {len(ds)} series, "
           f"{sum(len(s) for s in ds):,} rows; load average {load0[0]:.1f} before, "
-          f"{load1[0]:.1f} after")
+          f"{load1[0]:.1f} after"
+          + (f"; JAX programs compiled with {options} added" if options else ""))
     print(tabulate(rows, headers=["model", "path", "cell s", "fit s", "score s", "compiles",
                                   "compile s", "train samples/s", "% peak"],
                    tablefmt="github", disable_numparse=True))
