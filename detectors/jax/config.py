@@ -137,12 +137,15 @@ class ModelConfig:
     key in training (dropout, noise), None when scoring.
 
     ``kind`` names the model (in compile counts); ``reconstructs``: the model reconstructs its
-    whole sample (each position is scored), rather than predicting one row.
+    whole sample (each position is scored), rather than predicting one row; ``stack_on_cpu``:
+    on a CPU a fleet's models train stacked in one program (``jax.vmap``), else one after
+    another in the fleet's shared shapes (on accelerators they are always stacked).
     """
 
     kind: ClassVar[str] = ""
     module: ClassVar[type | None] = None
     reconstructs: ClassVar[bool] = True
+    stack_on_cpu: ClassVar[bool] = True
 
     def floats_per_row(self, n_in: int, length: int) -> float:
         """Activations (float32 values) one sample row keeps for the backward pass: sizes a

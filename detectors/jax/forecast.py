@@ -41,6 +41,7 @@ class ForecastConfig(ModelConfig):
     input noise (standard deviation) in training."""
 
     kind: ClassVar[str] = "forecast"
+    stack_on_cpu: ClassVar[bool] = False  # see bench.detectors.jax.train.vmapped_fleets
     module: ClassVar[type] = LSTMForecast
     reconstructs: ClassVar[bool] = False
     hidden: int = 32

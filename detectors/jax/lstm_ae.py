@@ -41,6 +41,7 @@ class LSTMAEConfig(ModelConfig):
     """Encoder LSTM of ``hidden`` units -> (Dense to ``latent`` units, if > 0) -> decoder LSTM."""
 
     kind: ClassVar[str] = "lstm_ae"
+    stack_on_cpu: ClassVar[bool] = False  # see bench.detectors.jax.train.vmapped_fleets
     module: ClassVar[type] = LSTMAE
     hidden: int = 32
     latent: int = 0

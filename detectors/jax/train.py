@@ -214,14 +214,14 @@ FLEET_VMAP_ENV = "BENCH_FLEET_VMAP"
 def vmapped_fleets(task: Task) -> bool:
     """Whether a fleet of ``task``'s models runs stacked in one program (else one model after
     another with the single-model programs, padded to the fleet's common shapes so that they
-    share them: the same results, no more compilations).  Default: on accelerators, and
-    for the dense model on a CPU.  On a CPU the LSTMs run one by one: one LSTM at a batch of 64
-    is already compute-bound there, and stacked models ran 5-30 % slower per model
-    (benchmarks/README.md, "JAX fleets")."""
+    share them: the same results, no more compilations).  Default: on accelerators, and on a
+    CPU for models whose config says ``stack_on_cpu`` (all but the LSTMs: one LSTM at a batch
+    of 64 is already compute-bound there, and stacked models ran 5-30 % slower per model;
+    benchmarks/README.md, "JAX fleets")."""
     env = os.environ.get(FLEET_VMAP_ENV, "").strip()
     if env:
         return env not in ("0", "false", "no")
-    return jax.devices()[0].platform != "cpu" or task.model.kind == "dense"
+    return jax.devices()[0].platform != "cpu" or bool(task.model.stack_on_cpu)
 
 
 def fleet_budget_mb() -> float:

@@ -1,0 +1,1 @@
+"""An example JAX plugin for bench: a Transformer autoencoder (see plugin.py)."""
