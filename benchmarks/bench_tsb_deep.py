@@ -182,6 +182,34 @@ def report(series, done: dict) -> None:
                   f"{int((d <= 0.03).sum())}")
 
 
+def markdown(series, done: dict) -> None:
+    """The side-by-side as one markdown table (VUS-PR, seconds; TSB-AD's epochs run)."""
+    print("| file | rows / tr_N | AE pub | AE bench | AE PyTorch | AE s bench / PyTorch | "
+          "LSTMAD pub | LSTMAD bench | LSTMAD PyTorch | LSTMAD s bench / PyTorch (epochs) |")
+    print("|---" * 10 + "|")
+    tot = {c: [[], [], [], [], []] for c in PAIRS}
+    for s in series:
+        cells = [s.name[:3], f"{len(s.values)} / {s.meta['tr']}"]
+        for col in PAIRS:
+            b = done.get((s.name, "bench", col), {})
+            t = done.get((s.name, "torch", col), {})
+            pub = s.meta["published"][col]
+            ep = f" ({t['epochs_run']})" if col == "LSTMAD" and "epochs_run" in t else ""
+            cells += [_f(pub), _f(b.get("vus")), _f(t.get("vus")),
+                      f"{_f(b.get('seconds'), '.1f')} / {_f(t.get('seconds'), '.1f')}{ep}"]
+            if "vus" in b and "vus" in t:
+                for lst, v in zip(tot[col], (pub, b["vus"], t["vus"], b["seconds"],
+                                             t["seconds"]), strict=True):
+                    lst.append(v)
+        print("| " + " | ".join(cells) + " |")
+    cells = ["mean / total", f"{len(tot['AutoEncoder'][0])} files"]
+    for col in PAIRS:
+        p, b, t, bs, ts = tot[col]
+        cells += [_f(np.mean(p) if p else None), _f(np.mean(b) if b else None),
+                  _f(np.mean(t) if t else None), f"**{sum(bs):.1f} / {sum(ts):.1f}**"]
+    print("| " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", default="*", help="fnmatch patterns over file stems, | separated")
@@ -196,6 +224,7 @@ def main() -> None:
     ap.add_argument("--jsonl", default="bench_tsb_deep.jsonl", help="results, one line each")
     ap.add_argument("--fresh", action="store_true", help="ignore (and replace) --jsonl")
     ap.add_argument("--report", action="store_true", help="only print what --jsonl holds")
+    ap.add_argument("--markdown", action="store_true", help="with --report: one markdown table")
     a = ap.parse_args()
     series = tsb_ad(files=a.files).series
     out, settings = Path(a.jsonl), _settings(a)
@@ -203,7 +232,7 @@ def main() -> None:
         out.unlink()
     done = load(out, settings)
     if a.report:
-        report(series, done)
+        (markdown if a.markdown else report)(series, done)
         return
     if not a.skip_tsbad and not Path(a.tsbad_python).exists():
         sys.exit(f"bench_tsb_deep: no TSB-AD environment at {a.tsbad_python}; create it "
