@@ -6,7 +6,7 @@ LSTMAD on the same TSB-AD NAB files: time and VUS-PR side by side, in one run, f
         [--jsonl OUT.jsonl] [--fresh] [--report]
 
 Incremental: every (file, side, model) result is appended to ``--jsonl`` as soon as it exists
-(default ``bench_tsb_deep.jsonl`` in the working directory) and a rerun with the same settings
+(default ``results/bench_tsb_deep.jsonl``, which git ignores) and a rerun with the same settings
 skips what is there, so a long run resumes where it stopped; ``--fresh`` starts over, ``--report``
 only prints the table of what the file holds.  A running side-by-side line is printed per file.
 
@@ -221,13 +221,15 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="CPU threads of each side (PyTorch; "
                     "JAX: 1 or all cores)")
     ap.add_argument("--skip-tsbad", action="store_true")
-    ap.add_argument("--jsonl", default="bench_tsb_deep.jsonl", help="results, one line each")
+    ap.add_argument("--jsonl", default=str(HERE.parent / "results" / "bench_tsb_deep.jsonl"),
+                    help="results, one line each (default: results/, which git ignores)")
     ap.add_argument("--fresh", action="store_true", help="ignore (and replace) --jsonl")
     ap.add_argument("--report", action="store_true", help="only print what --jsonl holds")
     ap.add_argument("--markdown", action="store_true", help="with --report: one markdown table")
     a = ap.parse_args()
     series = tsb_ad(files=a.files).series
     out, settings = Path(a.jsonl), _settings(a)
+    out.parent.mkdir(parents=True, exist_ok=True)
     if a.fresh and out.exists():
         out.unlink()
     done = load(out, settings)
