@@ -204,7 +204,7 @@ class RegisteredMetric:
         """This metric with parameters ``given`` (text from the command line, or values)
         converted to their annotated types; unknown or bad ones raise a one-line
         :class:`BenchError` naming the parameter."""
-        from .params import convert
+        from .params import check_constraints, convert
 
         base = self.info.name.split(":")[0]
         ps = {p.name: p for p in _inputs_and_params(self.fn)
@@ -224,6 +224,7 @@ class RegisteredMetric:
             bound[key] = convert(raw, hints.get(key, inspect.Parameter.empty),
                                  p.default if p is not None else inspect.Parameter.empty,
                                  where=f"metric '{base}': parameter '{key}'")
+        check_constraints("metric", base, self.fn, bound, keys=given)
         missing = [n for n, p in ps.items() if p.default is p.empty and n not in bound]
         if missing:
             raise BenchError(f"metric '{base}' needs parameter(s) {', '.join(missing)}; write "

@@ -55,8 +55,11 @@ class Interval:
         return lo_ok and hi_ok
 
     def __str__(self) -> str:
-        lo = "-inf" if self.left is None else f"{self.left:g}"
-        hi = "inf" if self.right is None else f"{self.right:g}"
+        def fmt(v: float) -> str:  # whole bounds in full: [0, 4294967295]
+            return f"{v:d}" if isinstance(v, int) else f"{v:g}"
+
+        lo = "-inf" if self.left is None else fmt(self.left)
+        hi = "inf" if self.right is None else fmt(self.right)
         a = "[" if self.closed in ("both", "left") and self.left is not None else "("
         b = "]" if self.closed in ("both", "right") and self.right is not None else ")"
         what = "a whole number" if self.type is int else "a number"

@@ -49,7 +49,12 @@ def find_files(root: Path, series: str) -> list[Path]:
     matches ``series`` (``|``-separated fnmatch patterns), in natural order (2 before 10)."""
     if root.is_file():
         return [root]
-    files = [f for f in root.rglob("*") if f.is_file() and f.suffix.lower() == ".csv"]
+    try:
+        files = [f for f in root.rglob("*") if f.suffix.lower() == ".csv" and f.is_file()]
+    except OSError as exc:  # an unreadable folder inside (e.g. path=/proc)
+        raise bench.BenchError(f"dataset '{NAME}': cannot list the CSV files under {root}: "
+                               f"{exc.strerror or exc} ({exc.filename}); pass path= a CSV file "
+                               f"or a folder of them that you can read") from None
     files = [f for f in files if _util.matches(f.relative_to(root).as_posix(), series)
              or _util.matches(f.relative_to(root).with_suffix("").as_posix(), series)]
     if not files:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import bench
+from bench.params import Interval
 
 KINDS = ("ramp", "burst", "spikes", "level_shift")
 #: time series: VUS-PR headline, F1 beside it, unsupervised (the training half holds an anomaly)
@@ -77,6 +78,13 @@ def synthetic(*, n_series: int = 4, length: int = 2000, period: int = 96,
         provenance=f"bench.datasets.synthetic, seed={seed}",
         evaluation=EVALUATION,
     )
+
+
+#: the values synthetic's parameters accept, checked when a run is planned (bench.params): an
+#: anomaly is at least ``length // 80`` rows wide, so shorter series cannot hold one
+synthetic._parameter_constraints = {
+    "n_series": [Interval(int, 1, None)], "length": [Interval(int, 100, None)],
+    "period": [Interval(int, 2, None)], "seed": [Interval(int, 0, 2**32 - 1)]}
 
 
 @bench.hookimpl

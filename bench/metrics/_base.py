@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -12,7 +13,8 @@ from ..errors import BenchError
 def metric(*, higher_is_better: bool, input: str, default: bool = False, inflating: bool = False,
            label: str | None = None, version: int = 1, chance: Callable | str = "random",
            oracle: Callable | bool = False,
-           range: tuple[float, float] = (0.0, 1.0)) -> Callable:
+           range: tuple[float, float] = (0.0, 1.0),
+           constraints: dict[str, list[Any]] | None = None) -> Callable:
     """Declare a metric's direction and input.
 
     higher_is_better: direction used by rankings and ``bench compare``.
@@ -28,6 +30,9 @@ def metric(*, higher_is_better: bool, input: str, default: bool = False, inflati
                       it is an upper bound, printed ORACLE: a bool, or ``params -> bool``.
     range:            the values it can take, ``(low, high)`` (``math.inf`` for an open side);
                       a recorded value outside it is impossible and fails ``bench compare``.
+    constraints:      the values its parameters accept, as a detector's
+                      ``_parameter_constraints`` (:mod:`bench.params`): ``--metric
+                      vus_pr:window=-1`` is then one line before any cell runs.
     version:          declared version of the metric's meaning: bump it whenever its output for
                       some input changes (``tests/test_golden.py`` fails otherwise); results of
                       different versions are never compared.
@@ -45,6 +50,8 @@ def metric(*, higher_is_better: bool, input: str, default: bool = False, inflati
         fn.chance = chance
         fn.oracle = oracle
         fn.range = (float(range[0]), float(range[1]))
+        if constraints:
+            fn._parameter_constraints = dict(constraints)
         return fn
 
     return deco

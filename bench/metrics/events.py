@@ -15,8 +15,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..params import Interval
 from ._base import check_pred, check_window, metric, runs
 from .chance import all_alarm_f1, one, zero
+
+
+#: event metrics' tolerance: whole steps >= 0
+TOLERANCE = {"tolerance": [Interval(int, 0, None)]}
 
 
 def _widen(mask: np.ndarray, k: int) -> np.ndarray:
@@ -52,7 +57,8 @@ def event_counts(labels: np.ndarray, pred: np.ndarray, *, tolerance: int = 0) ->
             "false_runs": false_runs}
 
 
-@metric(higher_is_better=True, input="pred", label="ev-rec", chance=one)
+@metric(higher_is_better=True, input="pred", label="ev-rec", chance=one,
+        constraints=TOLERANCE)
 def event_recall(labels: np.ndarray, pred: np.ndarray, *, tolerance: int = 0) -> float:
     """Share of anomaly ranges detected: an alarm falls inside the range or within ``tolerance``
     steps of either end (see the module docstring), in [0, 1]; higher is better.  NaN when no
@@ -61,7 +67,8 @@ def event_recall(labels: np.ndarray, pred: np.ndarray, *, tolerance: int = 0) ->
     return c["detected"] / c["ranges"] if c["ranges"] else float("nan")
 
 
-@metric(higher_is_better=True, input="pred", label="ev-prec", chance=one)
+@metric(higher_is_better=True, input="pred", label="ev-prec", chance=one,
+        constraints=TOLERANCE)
 def event_precision(labels: np.ndarray, pred: np.ndarray, *, tolerance: int = 0) -> float:
     """Share of alarm runs that are not false: a run is false when none of its steps lies inside
     an anomaly range or within ``tolerance`` steps of one, in [0, 1]; higher is better.  0 when
@@ -72,7 +79,8 @@ def event_precision(labels: np.ndarray, pred: np.ndarray, *, tolerance: int = 0)
     return 1.0 - c["false_runs"] / c["alarm_runs"]
 
 
-@metric(higher_is_better=True, input="pred", label="ev-F1", version=2, chance=all_alarm_f1)
+@metric(higher_is_better=True, input="pred", label="ev-F1", version=2, chance=all_alarm_f1,
+        constraints=TOLERANCE)
 def event_f1(labels: np.ndarray, pred: np.ndarray, *, tolerance: int = 0) -> float:
     """Composite F1 (Garg et al., "An Evaluation of Anomaly Detection and Diagnosis in
     Multivariate Time Series", IEEE TNNLS 2021, eq. 4): the harmonic mean of the *point-wise*

@@ -31,6 +31,7 @@ import math
 import numpy as np
 
 from ..errors import BenchError
+from ..params import Interval, Options
 from ._base import check_pred, check_scores, metric, runs
 
 #: NAB's ``config/profiles.json`` (numenta/NAB @ ea702d7, MIT licence): weights per profile
@@ -153,7 +154,10 @@ def _picks_threshold(params: dict) -> bool:
 
 
 @metric(higher_is_better=True, input="scores", label="NAB", oracle=_picks_threshold,
-        range=(-math.inf, 100.0))
+        range=(-math.inf, 100.0),
+        constraints={"profile": [Options(*PROFILES)],
+                     "probation": [Interval(float, 0, 1, closed="left")],
+                     "threshold": [Interval(float, None, None), None]})
 def nab_score(labels: np.ndarray, scores: np.ndarray, *, profile: str = "standard",
               threshold: float | None = None, probation: float = PROBATION) -> float:
     """Normalised NAB score (Lavin and Ahmad, ICMLA 2015; NAB v1.1's sweeper), 100 = perfect, 0 =

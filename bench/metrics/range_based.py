@@ -8,11 +8,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import BenchError
+from ..params import Interval, Options
 from ._base import check_pred, metric, runs
 from .chance import all_alarm_f1, anomaly_rate, one
 
 CARDINALITIES = ("one", "reciprocal")
 BIASES = ("flat", "front", "back", "middle")
+
+
+#: the values the range metrics' parameters accept (checked when a run is planned)
+PARAMS = {"alpha": [Interval(float, 0, 1)], "cardinality": [Options(*CARDINALITIES)],
+          "bias": [Options(*BIASES)]}
 
 
 def _check(alpha: float, cardinality: str, bias: str) -> None:
@@ -68,7 +74,8 @@ def _ranges(labels, pred):
     return runs(y), runs(p)
 
 
-@metric(higher_is_better=True, input="pred", label="R-rec", chance=one)
+@metric(higher_is_better=True, input="pred", label="R-rec", chance=one,
+        constraints=PARAMS)
 def range_recall(labels: np.ndarray, pred: np.ndarray, *, alpha: float = 0.0,
                  cardinality: str = "one", bias: str = "flat") -> float:
     """Range-based recall (Tatbul et al., NeurIPS 2018), in [0, 1]; higher is better.
@@ -88,7 +95,7 @@ def range_recall(labels: np.ndarray, pred: np.ndarray, *, alpha: float = 0.0,
 
 
 @metric(higher_is_better=True, input="pred", label="R-prec",
-        chance=anomaly_rate)
+        chance=anomaly_rate, constraints=PARAMS)
 def range_precision(labels: np.ndarray, pred: np.ndarray, *, alpha: float = 0.0,
                     cardinality: str = "one", bias: str = "flat") -> float:
     """Range-based precision (Tatbul et al., NeurIPS 2018), in [0, 1]; higher is better.
@@ -105,7 +112,8 @@ def range_precision(labels: np.ndarray, pred: np.ndarray, *, alpha: float = 0.0,
     return _side(ps, pe, rs, re, alpha, cardinality, bias)
 
 
-@metric(higher_is_better=True, input="pred", label="R-F1", chance=all_alarm_f1)
+@metric(higher_is_better=True, input="pred", label="R-F1", chance=all_alarm_f1,
+        constraints=PARAMS)
 def range_f1(labels: np.ndarray, pred: np.ndarray, *, alpha: float = 0.0,
              cardinality: str = "one", bias: str = "flat") -> float:
     """Harmonic mean of :func:`range_precision` (with ``alpha = 0``, as the paper defines it) and

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..params import Interval
 from ._base import check_scores, check_window, metric, runs
 
 #: size of the reference implementation's threshold grid (``thre=250``)
@@ -137,7 +138,8 @@ def _areas(g: _Grid, a: np.ndarray, exist_ratio: np.ndarray, T: int) -> tuple[fl
     return roc, pr
 
 
-@metric(higher_is_better=True, input="scores", label="VUS-ROC", inflating=True)
+@metric(higher_is_better=True, input="scores", label="VUS-ROC", inflating=True,
+        constraints={"window": [Interval(int, 0, None)]})
 def vus_roc(labels: np.ndarray, scores: np.ndarray, *, window: int = 100) -> float:
     """Volume under the range-ROC surface (Paparrizos et al., "Volume Under the Surface", VLDB
     2022), in [0, 1]; higher is better.
@@ -163,7 +165,8 @@ def vus_roc(labels: np.ndarray, scores: np.ndarray, *, window: int = 100) -> flo
     return vus(labels, scores, window=window)[0]
 
 
-@metric(higher_is_better=True, input="scores", label="VUS-PR")
+@metric(higher_is_better=True, input="scores", label="VUS-PR",
+        constraints={"window": [Interval(int, 0, None)]})
 def vus_pr(labels: np.ndarray, scores: np.ndarray, *, window: int = 100) -> float:
     """Volume under the range-PR surface (Paparrizos et al., VLDB 2022), in [0, 1]; higher is
     better.  Same widened soft labels and threshold grid as :func:`vus_roc`; per width, the area is
