@@ -217,6 +217,9 @@ def main() -> None:
                     help="multiply the LSTM case's window counts (the full case takes minutes)")
     ap.add_argument("--torch-threads", type=int, default=0,
                     help="PyTorch threads (0: its default; on a loaded machine 1 is faster)")
+    ap.add_argument("--xla-option", action="append", default=[], metavar="KEY=VALUE",
+                    help="an experiment: this XLA compile option added to every JAX program "
+                         "(program.COMPILER_OPTIONS) of the run; the output says so")
     args = ap.parse_args()
     # an empty persistent compilation cache, before the detectors load JAX: "cold" fits
     # compile, as a first run does
@@ -228,6 +231,12 @@ def main() -> None:
 
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
+    from bench_fleet import set_options, xla_options
+
+    options = xla_options(args.xla_option)
+    set_options(options)
+    if options:
+        print(f"JAX programs compiled with {options} added")
 
     rng = np.random.default_rng(0)
     peak = matmul_peak()
