@@ -192,7 +192,8 @@ KEY_PARTS = {"bench": STR, "harness_fit": STR, "detector_code": STR, "metric_cod
 CHANCE_TEST = {"p": Range(0, 1), "better": BOOL, "n": COUNT, "method": STR, "rule": STR,
                "seeds": COUNT, "headline": STR, "version": INT}
 _COUNTS = Typed(Each(COUNT, keyed=True))
-EVAL = {"n_series": _COUNTS, "confusion": _COUNTS, "chance_test": (CHANCE_TEST, type(None)),
+EVAL = {"threshold": STR, "threshold_params": (dict, type(None)),  # a schema-3 upgrade reads both
+        "n_series": _COUNTS, "confusion": _COUNTS, "chance_test": (CHANCE_TEST, type(None)),
         "series_without_test_anomaly": COUNT,
         "per_series": Typed(Each({"confusion": _COUNTS, "test_anomalies": COUNT}))}
 CELL = {"protocol": Typed(PROTOCOL), "key_parts": Typed(KEY_PARTS),

@@ -68,6 +68,8 @@ CASES = {
                                                              "object"),
     "declared headline a list": (3, _set("cells.0.declared.headline", []),
                                  "cells[0].declared.headline"),
+    "schema-3 threshold_params text": (3, _set("cells.0.evaluations.0.threshold_params", "x"),
+                                       "cells[0].evaluations[0].threshold_params"),
     "headline a number": (3, _set("cells.0.headline", 5), "cells[0].headline"),
     "per_series a string": (4, _set("cells.0.evaluations.0.per_series", "x"),
                             "evaluations[0].per_series"),
