@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from bench.detectors.autoencoders import LSTMAE, DenseAE, LSTMForecast
 from bench.detectors.jax import train as jt
+from bench.detectors.jax.config import TrainConfig
 
 import bench
 from bench.data import Dataset, Series, Split
@@ -138,8 +139,8 @@ def test_fleets_split_by_capacity_and_share_one_program():
     prog = jt.program(MODELS["dense_rows"]()._prepare(_series()[0], None)["task"])
     Xs = _series((60, 75, 90, 66, 81), f=2)
     starts = [np.arange(len(X)) for X in Xs]
-    kw = {"val_datas": Xs, "val_starts": [s[-3:] for s in starts], "epochs": 3, "batch": 8,
-          "patience": 2, "seeds": [0, 1, 2, 3, 4]}
+    kw = {"val_datas": Xs, "val_starts": [s[-3:] for s in starts],
+          "cfg": TrainConfig(epochs=3, batch=8, patience=2), "seeds": [0, 1, 2, 3, 4]}
     whole = jt.train_fleet(prog, Xs, [s[:-3] for s in starts], capacity=5, **kw)
     before = jt.compile_count()
     parts = jt.train_fleet(prog, Xs, [s[:-3] for s in starts], capacity=2, **kw)
