@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 
 import bench
+from bench.params import Interval, Options
 
 from .tsb_common import (
     LOOKS_AHEAD,
@@ -38,6 +39,9 @@ class _Sub:
     periodicity = 1
     #: declared capabilities (bench.DetectorTags): windows itself (``window``), ``fit(X, *, seed)``
     __bench_tags__ = bench.DetectorTags(windows_itself=True, fit_seed=True)
+    #: the values the parameters accept, checked when a run is planned (bench.params); window 0
+    #: = the series' period
+    _parameter_constraints = {"window": [Interval(int, 0, None)]}
 
     def __init__(self, *, window: int = 0, normalize: bool = False):
         self.window = window
@@ -73,6 +77,8 @@ class SubLOF(_Sub):
     anomalous), in-sample as scikit-learn's ``-negative_outlier_factor_``."""
 
     name, periodicity = "sub_lof", 2
+    _parameter_constraints = {**_Sub._parameter_constraints,
+                              "n_neighbors": [Interval(int, 1, None)]}
 
     def __init__(self, *, n_neighbors: int = 30, window: int = 0, normalize: bool = True):
         super().__init__(window=window, normalize=normalize)
@@ -107,6 +113,9 @@ class SubKNN(_Sub):
     ``median`` of the distances to the ``n_neighbors`` nearest."""
 
     name, periodicity = "sub_knn", 2
+    _parameter_constraints = {**_Sub._parameter_constraints,
+                              "n_neighbors": [Interval(int, 1, None)],
+                              "method": [Options("largest", "mean", "median")]}
 
     def __init__(self, *, n_neighbors: int = 50,
                  method: Literal["largest", "mean", "median"] = "largest", window: int = 0,
@@ -142,6 +151,10 @@ class SubHBOS(_Sub):
     beyond the training range by more than ``tol`` bins gets the rarest bin's score."""
 
     name, periodicity = "sub_hbos", 1
+    _parameter_constraints = {**_Sub._parameter_constraints,
+                              "n_bins": [Interval(int, 2, None)],
+                              "alpha": [Interval(float, 0, 1, closed="neither")],
+                              "tol": [Interval(float, 0, 1)]}
 
     def __init__(self, *, n_bins: int = 10, alpha: float = 0.1, tol: float = 0.5,
                  window: int = 0, normalize: bool = True):
@@ -177,6 +190,8 @@ class SubPCA(_Sub):
     low-variance axes weigh most; higher = more anomalous."""
 
     name, periodicity = "sub_pca", 1
+    _parameter_constraints = {**_Sub._parameter_constraints,
+                              "n_components": [Interval(int, 0, None)]}
 
     def __init__(self, *, n_components: int = 0, window: int = 0):
         super().__init__(window=window, normalize=False)  # standardised per column instead

@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 
 import bench
+from bench.params import Interval
 
 from .tsb_common import (
     LOOKS_AHEAD,
@@ -37,6 +38,9 @@ class _Series:
     name, periodicity = "series", 1
     #: declared capabilities (bench.DetectorTags): windows itself (``window``), ``fit(X, *, seed)``
     __bench_tags__ = bench.DetectorTags(windows_itself=True, fit_seed=True)
+    #: the values the parameters accept, checked when a run is planned (bench.params); window 0
+    #: = the series' period
+    _parameter_constraints = {"window": [Interval(int, 0, None)]}
 
     def fit(self, X: np.ndarray, *, seed: int = 0):
         X = as_2d(X)
@@ -82,6 +86,8 @@ class POLY(_Series):
     ``min(500, T / 10)`` rows score 0.  """
 
     name = "poly"
+    _parameter_constraints = {**_Series._parameter_constraints,
+                              "power": [Interval(int, 0, None)]}
 
     def __init__(self, *, power: int = 4, window: int = 0):
         if power < 0:
@@ -231,6 +237,8 @@ class SR(_Series):
     not used by the score.  """
 
     name = "sr"
+    _parameter_constraints = {**_Series._parameter_constraints,
+                              "amp_window": [Interval(int, 1, None)]}
 
     def __init__(self, *, window: int = 0, amp_window: int = 100):
         if amp_window < 1:
@@ -249,6 +257,9 @@ class KMeansAD(_Series):
     units).  TSB-AD's k-means is unseeded; here ``seed`` seeds it.  """
 
     name, periodicity = "kmeans_ad", 2
+    _parameter_constraints = {**_Series._parameter_constraints,
+                              "n_clusters": [Interval(int, 1, None)],
+                              "n_init": [Interval(int, 1, None)]}
 
     def __init__(self, *, n_clusters: int = 10, window: int = 0, n_init: int = 1,
                  normalize: bool = True):

@@ -217,3 +217,22 @@ def test_kmeans_ad_published_column_is_one_draw_inside_the_seed_range():
         inside += bool(got.min() - 0.02 <= row["KMeansAD"] <= got.max() + 0.02)
         seed0 += bool(abs(got[0] - row["KMeansAD"]) <= 0.02)
     assert inside >= 21 and seed0 >= 13, (inside, seed0)
+
+
+@pytest.mark.parametrize("spec, param", [
+    ("sub_lof:n_neighbors=0", "n_neighbors"), ("lof:n_neighbors=0", "n_neighbors"),
+    ("sub_knn:n_neighbors=0", "n_neighbors"), ("sub_hbos:n_bins=0", "n_bins"),
+    ("sub_hbos:alpha=-1", "alpha"), ("sub_pca:n_components=-1", "n_components"),
+    ("poly:power=-1", "power"), ("poly:window=-3", "window"),
+    ("matrix_profile:window=-1", "window"), ("sr:amp_window=0", "amp_window"),
+    ("kmeans_ad:n_clusters=0", "n_clusters"), ("kmeans_ad:n_init=0", "n_init")])
+def test_bad_parameters_are_one_line_while_planning(spec, param):
+    """Each classical detector's declared constraints refuse a bad value when the run is planned
+    (no cell runs, nothing is written), in one line naming the detector and the parameter."""
+    from bench import api
+
+    with pytest.raises(BenchError) as exc:
+        api.plan(["synthetic:n_series=1"], [spec])
+    msg = str(exc.value)
+    assert "\n" not in msg and f"detector '{spec.split(':')[0]}'" in msg
+    assert f"parameter '{param}'" in msg and "out of range" in msg
