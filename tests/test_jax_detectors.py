@@ -78,7 +78,10 @@ def test_causal_window_scores_do_not_look_ahead(make):
     det.align = "centred"
     centred = det.score(X)
     ahead = np.abs(det.score(Y)[:t + 1] - centred[:t + 1])
-    assert ahead[t - 6:].min() > 0 and ahead[:t - 7].max() == 0  # rows t-6 .. t see row t+1
+    # rows t-6 .. t may see row t+1 (a row whose few covering windows reach t+1 only through
+    # ReLU units that stay off can be unchanged: it depends on the initial weights); row t
+    # does, and no row before t-6 can
+    assert ahead[t] > 0 and (ahead[t - 6:] > 0).sum() >= 4 and ahead[:t - 7].max() == 0
     if explains:
         np.testing.assert_allclose(det.explain(X).sum(axis=1), centred, rtol=1e-5)
     assert not np.allclose(centred, causal)

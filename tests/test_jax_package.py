@@ -127,3 +127,24 @@ def test_modules_initialise_themselves_with_keras_defaults():
     keys = jax.random.split(key, 2)
     batched = jax.vmap(lambda k: init.glorot_uniform(k, (5, 6)))(keys)
     np.testing.assert_allclose(np.asarray(batched[1]), init.glorot_uniform(keys[1], (5, 6)))
+
+
+def test_building_a_builtin_model_compiles_nothing():
+    """The built-in modules draw their weights on the host (init's initialisers, HostRngs keys):
+    a new model configuration costs no XLA compilation before training (a first run notices)."""
+    from bench.detectors.jax import cache
+    from bench.detectors.jax.dense import DenseConfig
+    from bench.detectors.jax.forecast import ForecastConfig
+
+    for model, n_in, length in ((DenseConfig((24, 12, 6)), 77, 1), (ForecastConfig(11), 5, 9)):
+        prog = jt.program(jt.Task(model, n_in, length, "mae", 3e-3))
+        before = cache.compile_stats()
+        leaves = prog.init_fleet([0, 1, 2])
+        assert cache.stats_since(before)["compiles"] == 0
+        assert prog.host_rngs and len(leaves) == len(jax_leaves(prog))
+
+
+def jax_leaves(prog):
+    import jax
+
+    return jax.tree.leaves(prog.abstract)

@@ -32,6 +32,8 @@ def host_initializer(draw: Draw) -> Callable:
 
     def init(key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
         shape = tuple(int(s) for s in shape)
+        if isinstance(key, np.ndarray):  # a raw key from HostRngs: no JAX operation at all
+            return np.asarray(draw(_generator(key), shape), dtype)
         if not isinstance(key, jax.core.Tracer):
             return np.asarray(draw(_generator(jax.random.key_data(key)), shape), dtype)
 
@@ -44,6 +46,32 @@ def host_initializer(draw: Draw) -> Callable:
     init.__doc__ = draw.__doc__
     init.__name__ = draw.__name__
     return init
+
+
+class HostRngs:
+    """What :meth:`bench.detectors.jax.program.Program.init_leaves` passes a module as ``rngs``:
+    ``rngs.params()``, ``rngs()`` or any ``rngs.STREAM()`` returns a raw key (``uint32[2]``,
+    numpy) derived on the host from (seed, stream, call count), so building a model of host
+    initialisers compiles nothing (``nnx.Rngs`` compiles 5 small programs per process when used
+    eagerly: 0.2-0.9 s of a first run, measured).  Flax's own initialisers accept raw keys too.
+    A module that needs a real ``nnx.Rngs`` (one that forks or keeps it) is built with one."""
+
+    def __init__(self, seed: int):
+        self._seed, self._counts = int(seed), {}
+
+    def __getattr__(self, stream: str):
+        if stream.startswith("_"):
+            raise AttributeError(stream)
+        return lambda: self._next(stream)
+
+    def __call__(self) -> np.ndarray:
+        return self._next("default")
+
+    def _next(self, stream: str) -> np.ndarray:
+        count = self._counts.get(stream, 0)
+        self._counts[stream] = count + 1
+        entropy = [self._seed, *stream.encode(), 0, count]
+        return np.random.SeedSequence(entropy).generate_state(2, np.uint32)
 
 
 def _generator(bits) -> np.random.Generator:

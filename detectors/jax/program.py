@@ -25,6 +25,7 @@ from flax import nnx
 
 import bench
 
+from . import init
 from .cache import setup_jax
 from .config import ModelConfig, build
 
@@ -96,6 +97,8 @@ class Program:
     """The compiled functions of one :class:`Task`."""
 
     task: Task
+    #: build models with :class:`.init.HostRngs` (else ``nnx.Rngs``; see :meth:`init_leaves`)
+    host_rngs: bool = True
     graphdef: object = field(init=False)
     treedef: object = field(init=False)
     n_params: int = field(init=False)
@@ -134,16 +137,28 @@ class Program:
 
     def init_leaves(self, seed: int) -> list[np.ndarray]:
         """Fresh parameters as numpy leaves (in :attr:`treedef` order): the model built eagerly
-        on the host CPU with ``nnx.Rngs(seed)``, each module initialising itself (the built-in
-        ones with :mod:`.init`'s host-drawn initialisers: no XLA compilation)."""
-        with jax.default_device(jax.devices("cpu")[0]):
-            state = nnx.split(self.task.build(nnx.Rngs(int(seed))))[1]
-        leaves = [np.asarray(x, np.float32) for x in jax.tree.leaves(state)]
+        on the host CPU, each module initialising itself from ``rngs`` (:class:`.init.HostRngs`
+        of ``seed``, or ``nnx.Rngs(seed)`` for a module that needs one); the built-in modules
+        use :mod:`.init`'s host-drawn initialisers: no XLA compilation at all."""
         want = [tuple(x.shape) for x in jax.tree.leaves(self.abstract)]
+        with jax.default_device(jax.devices("cpu")[0]):
+            if self.host_rngs:
+                try:
+                    leaves = self._built(init.HostRngs(seed))
+                    if [x.shape for x in leaves] == want:
+                        return leaves
+                except Exception:  # noqa: BLE001 - a module that needs a real nnx.Rngs
+                    pass
+                self.host_rngs = False  # this model: nnx.Rngs from now on (same values each time)
+            leaves = self._built(nnx.Rngs(int(seed)))
         if [x.shape for x in leaves] != want:
             raise AssertionError(f"{self.task.kind}: built parameters {[x.shape for x in leaves]}"
                                  f", expected {want}")
         return leaves
+
+    def _built(self, rngs) -> list[np.ndarray]:
+        state = nnx.split(self.task.build(rngs))[1]
+        return [np.asarray(x, np.float32) for x in jax.tree.leaves(state)]
 
     def init_fleet(self, seeds: list[int]) -> list[np.ndarray]:
         """Fresh parameters of one model per seed, stacked on a leading model axis (numpy
