@@ -332,6 +332,7 @@ def report(args) -> None:
         params = {**params, "epochs": epochs}
         n = train_samples(ds, kind, epochs)
         gf = 3 * flops_per_sample(kind) * n / 1e9
+        log.take()  # what earlier rows compiled
         res = {"jax fleet": run_cell(ds, name, params, fleet=True)}
         notes.append(f"{kind}: XLA compilation of the fleet cell's programs: {log.take()}")
         res["jax fleet, warm (same process: programs compiled)"] = run_cell(ds, name, params,
