@@ -2,6 +2,8 @@
 series, same models, data, batches and epochs, compile included.
 
     pip install torch==2.13.0      # the benchmark's peer only, never a project dependency
+    # or outside the venv: pip install --no-deps --target DIR torch-2.13.0+cpu-*.whl, then
+    # pip install --target DIR2 sympy mpmath networkx filelock; PYTHONPATH=DIR:DIR2
     python benchmarks/bench_fleet.py [--only dense|lstm] [--scale 1.0] [--epochs-dense 10]
                                      [--benchmarks A1] [--quick] [--xla-option KEY=VALUE]
 
