@@ -162,10 +162,21 @@ class Program:
 
     def init_fleet(self, seeds: list[int]) -> list[np.ndarray]:
         """Fresh parameters of one model per seed, stacked on a leading model axis (numpy
-        leaves): model ``i`` is exactly :meth:`init_leaves` of ``seeds[i]``.  Built one model
-        after another, not by ``nnx.vmap`` over the constructor: an eager ``nnx.vmap`` compiles
-        a few programs per parameter shape (5 s for the first dense fleet on a loaded CPU,
-        measured), a jitted one about 1-2 s per model configuration."""
+        leaves): model ``i`` is exactly :meth:`init_leaves` of ``seeds[i]``.  Built in one
+        construction with stacked host keys (:class:`.init.HostRngs`) when every initialiser
+        takes them, else one model after another; not by ``nnx.vmap`` over the constructor: an
+        eager ``nnx.vmap`` compiles a few programs per parameter shape (5 s for the first dense
+        fleet on a loaded CPU, measured), a jitted one about 1-2 s per model configuration."""
+        seeds = [int(s) for s in seeds]
+        if self.host_rngs and seeds:  # one construction: 367 dense models 1.45 -> 0.12 s
+            want = [(len(seeds), *x.shape) for x in jax.tree.leaves(self.abstract)]
+            try:
+                with jax.default_device(jax.devices("cpu")[0]):
+                    leaves = self._built(init.HostRngs(seeds))
+                if [x.shape for x in leaves] == want:
+                    return leaves
+            except Exception:  # noqa: BLE001 - initialisers that do not take stacked keys
+                pass
         members = [self.init_leaves(s) for s in seeds]
         return [np.stack(ls) for ls in zip(*members, strict=True)]
 
