@@ -54,6 +54,7 @@ What bench's detectors cannot express (each changes the trained model, not the p
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -173,8 +174,13 @@ class TSBLSTMAD(LSTMForecast):
     prediction's score, as TSB-AD's (they look ahead).
 
     window 100, hidden 20, lr 8e-4, batch 128, at most 49 epochs, early stopping after 3 epochs
-    without improvement on the last 20 % of the training windows (TSB-AD's LSTMAD defaults with
-    ``Optimal_Uni_algo_HP_dict``).  Like-for-like with TSB-AD's raw inputs: ``--no-standardize``.
+    without improvement (TSB-AD's LSTMAD defaults with ``Optimal_Uni_algo_HP_dict``).  Like-for-
+    like with TSB-AD's raw inputs: ``--no-standardize``.
+
+    Validation as TSB-AD's: the rows are cut at ``(1 - val_fraction) * T``; training windows end
+    before the cut, validation windows start after it.  When the last rows hold no whole window
+    (TSB-AD's ``tr_N = 500`` files: 100 rows for 101-row windows), TSB-AD's validation loss is 0
+    every epoch, so it stops after ``1 + patience`` epochs: so does this detector.
     """
 
     name = "tsb_lstmad"
@@ -191,6 +197,26 @@ class TSBLSTMAD(LSTMForecast):
         self.patience = patience
         self.val_fraction = val_fraction
         self.score_batch = score_batch
+
+    def _validation(self, cfg, data, starts, X_val):
+        """(train_starts, val_data, val_starts, stopped_on) by TSB-AD's row cut."""
+        if cfg.stop_on != "split" or cfg.patience <= 0:
+            return super()._validation(cfg, data, starts, X_val)
+        cut = int((1.0 - cfg.val_fraction) * len(data))
+        train, val = starts[starts + self.sample_rows <= cut], starts[starts >= cut]
+        if len(val) == 0:
+            return train, None, None, "none"
+        return train, data, val, "split"
+
+    def _prepare(self, X: np.ndarray, X_val: np.ndarray | None) -> dict:
+        prep = super()._prepare(X, X_val)
+        cfg = prep["cfg"]
+        if prep["val_starts"] is None and cfg.stop_on == "split" and cfg.patience > 0:
+            # TSB-AD: an empty validation loader scores 0 each epoch -> stops after 1 + patience
+            prep["cfg"] = dataclasses.replace(cfg, epochs=min(cfg.epochs, 1 + cfg.patience),
+                                              stop_on="none")
+            prep["stopped_on"] = "tsb-ad: no validation window (1 + patience epochs)"
+        return prep
 
     def _score_output(self, tot: np.ndarray, n: int) -> np.ndarray:
         out = np.array(tot, dtype=np.float64)

@@ -132,3 +132,39 @@ def test_both_run_under_the_tsb_ad_protocol_on_one_file():
         assert 0.0 < ps["metrics"]["vus_pr"] <= 1.0
     ae = next(c for c in rec["cells"] if c["detector"] == "tsb_autoencoder")
     assert ae["params"]["epochs"] == 2 and ae["params"]["hidden"] == [128, 64]
+
+
+@pytest.mark.parametrize("rows, epochs, stopped", [
+    (500, 4, "tsb-ad: no validation window (1 + patience epochs)"),  # TSB-AD's tr_500 files
+    (1500, None, "split")])
+def test_lstmad_validates_after_tsb_ads_row_cut(rows, epochs, stopped):
+    """TSB-AD cuts the training rows at 80 %: training windows end before the cut, validation
+    windows start after it.  With 500 rows the last 100 hold no 101-row window, TSB-AD's
+    validation loss is 0 every epoch and it stops after 1 + patience = 4 epochs: so does
+    tsb_lstmad.  With 1,500 rows it validates on the windows after row 1,200."""
+    t = np.arange(rows, dtype=np.float32)
+    X = (np.sin(2 * np.pi * t / 37) + 0.05 * np.random.default_rng(0).normal(size=rows))[:, None]
+    det = TSBLSTMAD(hidden=4, batch=64, epochs=6).fit(X.astype(np.float32), seed=0)
+    assert det.stopped_on_ == stopped
+    if epochs is not None:
+        assert det.epochs_ == epochs and not det.history_["val_loss"]
+    else:
+        assert len(det.history_["val_loss"]) == det.epochs_ >= 1
+    prep = TSBLSTMAD(hidden=4)._prepare(X, None)
+    cut = int(0.8 * rows)
+    assert (prep["starts"] + 101 <= cut).all() and len(prep["starts"]) == cut - 100
+    if prep["val_starts"] is not None:
+        assert prep["val_starts"].min() == cut and (prep["val_starts"] + 101 <= rows).all()
+
+
+def test_lstmad_fleet_keeps_each_members_own_training_settings():
+    """A fleet trains members together only when their settings agree: the 500-row member
+    stops after 4 epochs as its own fit does, the 1,500-row one validates as its own does."""
+    rng = np.random.default_rng(1)
+    Xs = [(np.sin(np.arange(n) / 6.0) + 0.05 * rng.normal(size=n)).astype(np.float32)[:, None]
+          for n in (500, 1500)]
+    fleet = TSBLSTMAD(hidden=4, batch=64, epochs=6).fit_fleet(Xs, seeds=[0, 0])
+    alone = [TSBLSTMAD(hidden=4, batch=64, epochs=6).fit(X, seed=0) for X in Xs]
+    assert [m.epochs_ for m in fleet.members_] == [a.epochs_ for a in alone]
+    assert [m.stopped_on_ for m in fleet.members_] == [a.stopped_on_ for a in alone]
+    assert fleet.members_[0].epochs_ == 4

@@ -325,8 +325,10 @@ class JaxDetector:
                 preps.append(m._prepare(X, Xv))
             except bench.BenchError as exc:
                 raise bench.BenchError(f"series {i} of the fleet: {exc}") from None
-        for task, idx in _groups([p["task"] for p in preps]).items():
-            prog, cfg = jt.program(task), preps[idx[0]]["cfg"]
+        # members train together when their program and their training settings agree (a
+        # member's _prepare may adapt its settings to its series, e.g. tsb_lstmad's epochs)
+        for (task, cfg), idx in _groups([(p["task"], p["cfg"]) for p in preps]).items():
+            prog = jt.program(task)
             fitted = jt.train_fleet(
                 prog, [preps[i]["data"] for i in idx], [preps[i]["starts"] for i in idx],
                 val_datas=[preps[i]["val_data"] for i in idx],
