@@ -6,6 +6,11 @@ The command is ``python -m bench`` (the same entry point as the ``bench`` script
 installs its flag handler before bench's imports); a share of the moments (``--early``) is drawn
 in the first 0.6 s, while the command is still importing.
 
+Each trial also notes whether the kernel was already ending the process when the signal was sent
+(PF_EXITING in /proc/PID/stat): such a signal is dropped by the kernel and the command exits 0
+with a finished record, which is not an ignored signal.  ``--end`` draws a share of the moments
+in the reference run's last 0.5 s to look at exactly that.
+
 Counts, per signal: stopped with 128 + signum, ended by the signal itself (while the interpreter
 exits after the work is done, or before Python ran bench's entry point: a shell's $? is
 128 + signum too), ignored (exit 0: the run went on), other exit
@@ -55,6 +60,17 @@ def results(record: dict) -> dict[tuple, object]:
             for c in record["cells"] if c["status"] == "ok"}
 
 
+def exiting(pid: int) -> bool:
+    """Whether the kernel has begun ending process ``pid`` (PF_EXITING in /proc/PID/stat's
+    flags): a signal sent then is ignored by the kernel, whatever the program does."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    flags = int(stat[stat.rindex(")") + 2:].split()[6])
+    return bool(flags & 0x4)
+
+
 def run(cmd: list[str], limit_s: float) -> tuple[int, str]:
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=limit_s,
                        start_new_session=True)
@@ -72,6 +88,7 @@ def trial(i: int, how: signal.Signals, delay: float, base: Path, extra: list[str
     if p.poll() is not None:  # the run was over before the signal: not a trial
         p.communicate()
         return {"trial": i, "signal": how.name, "delay_s": round(delay, 2), "sent": False}
+    was_exiting = exiting(p.pid)
     if how == signal.SIGINT:
         os.killpg(p.pid, signal.SIGINT)
     else:
@@ -94,7 +111,7 @@ def trial(i: int, how: signal.Signals, delay: float, base: Path, extra: list[str
     got = results(resumed) if resumed and resumed["status"] == "finished" else {}
     lost = sorted(str(k) for k in reference if got.get(k) != reference[k])
     return {"trial": i, "signal": how.name, "delay_s": round(delay, 2), "sent": True,
-            "rc": p.returncode,
+            "rc": p.returncode, "exiting_when_sent": was_exiting,
             "stop_s": None if stop_s is None else round(stop_s, 2), "record": status,
             "interrupted_cells": interrupted_cells, "other_failed": other_failed,
             "ignored_msg": "Exception ignored" in err, "traceback": "Traceback" in err,
@@ -111,6 +128,8 @@ def main() -> int:
     ap.add_argument("--grid", default=GRID, help="the `bench run` grid and options")
     ap.add_argument("--early", type=float, default=0.2,
                     help="share of the moments drawn in the first 0.6 s (while importing)")
+    ap.add_argument("--end", type=float, default=0.0,
+                    help="share of the moments drawn in the reference run's last 0.5 s")
     args = ap.parse_args()
     base = Path(args.out)
     shutil.rmtree(base, ignore_errors=True)
@@ -128,7 +147,9 @@ def main() -> int:
     for how in [signal.SIGTERM, signal.SIGINT] * args.n:
         while True:  # a moment when the run is still going (retried: runs vary in length)
             i += 1
-            delay = rng.uniform(0.0, 0.6) if rng.random() < args.early else \
+            u = rng.random()
+            delay = rng.uniform(0.0, 0.6) if u < args.early else \
+                rng.uniform(span - 0.5, span + 0.1) if u < args.early + args.end else \
                 rng.uniform(0.2, span)
             row = trial(i, how, delay, base, extra, reference, args.limit)
             print(json.dumps(row), flush=True)
@@ -150,6 +171,8 @@ def main() -> int:
         s = {"sent": len(mine), f"exit_{128 + how}": sum(r["rc"] == 128 + how for r in mine),
              "ended_by_the_signal": sum(r["rc"] == -how for r in mine),
              "ignored_exit_0": sum(r["rc"] == 0 for r in mine),
+             "of_which_sent_while_the_kernel_was_ending_it": sum(
+                 r["rc"] == 0 and r["exiting_when_sent"] for r in mine),
              "other_exit": sorted({r["rc"] for r in mine} - {0, 128 + how, -how}),
              "not_stopped_in_limit": sum(r["stop_s"] is None for r in mine),
              "exception_ignored_msgs": sum(r["ignored_msg"] for r in mine),

@@ -155,8 +155,11 @@ def test_signals_soak_small(tmp_path):
     summary = json.loads(p.stdout[p.stdout.index("{\n"):])
     for name, rc in (("SIGTERM", 143), ("SIGINT", 130)):
         s = summary[name]
-        assert s["sent"] == 2 and s["ignored_exit_0"] == 0 and not s["other_exit"], s
-        assert s[f"exit_{rc}"] + s["ended_by_the_signal"] == 2, s
+        # exit 0 only for a signal sent once the kernel was already ending the process (the
+        # soak reads PF_EXITING; the run was over, nothing can honour it)
+        late = s["of_which_sent_while_the_kernel_was_ending_it"]
+        assert s["sent"] == 2 and s["ignored_exit_0"] == late and not s["other_exit"], s
+        assert s[f"exit_{rc}"] + s["ended_by_the_signal"] + late == 2, s
         assert s["exception_ignored_msgs"] == 0 and s["tracebacks"] == 0, s
         assert s["resume_failed"] == 0 and s["lost_cells_after_resume"] == 0, s
     assert summary["reference_cells"] >= 2 and p.returncode == 0, p.stderr[-2000:]
