@@ -82,10 +82,25 @@ class Options:
         return "one of " + ", ".join(map(repr, self.values))
 
 
+@dataclass(frozen=True)
+class Each:
+    """A sequence parameter (``hidden=32-16-8``) whose every element meets ``inner``; one bare
+    value counts as a sequence of one."""
+
+    inner: Any
+
+    def accepts(self, v: Any) -> bool:
+        vals = tuple(v) if isinstance(v, (tuple, list)) else (v,)
+        return len(vals) > 0 and all(_meets(self.inner, x) for x in vals)
+
+    def __str__(self) -> str:
+        return f"one or more values, each {_describe(self.inner)}"
+
+
 def _meets(c: Any, v: Any) -> bool:
     if c is None:
         return v is None
-    if isinstance(c, (Interval, Options)):
+    if isinstance(c, (Interval, Options, Each)):
         return c.accepts(v)
     if isinstance(c, type):
         return isinstance(v, c) and not (c is int and isinstance(v, bool))
@@ -97,7 +112,7 @@ def _describe(c: Any) -> str:
         return "None"
     if isinstance(c, type):
         return f"any {c.__name__}"
-    return str(c) if isinstance(c, (Interval, Options)) else repr(c)
+    return str(c) if isinstance(c, (Interval, Options, Each)) else repr(c)
 
 
 def constraints(factory: Any) -> dict[str, list[Any]]:
@@ -274,7 +289,10 @@ def _convert(raw: str, annot: Any) -> Any:
         raise ValueError("one of " + ", ".join(map(str, choices)))
     if origin in (tuple, list) or annot in (tuple, list):
         args = [a for a in typing.get_args(annot) if a is not Ellipsis] or [None]
-        parts = [x for x in raw.replace("/", "-").split("-") if x != ""] if raw else []
+        parts = raw.replace("/", "-").split("-") if raw else []
+        if any(x.strip() == "" for x in parts):  # '-3', '32--8', '32-': an empty element
+            raise ValueError("values joined by '-' or '/' like 32-16-8, none of them empty "
+                             "(a sequence cannot hold a negative number)")
         return tuple(_convert(x, args[0]) for x in parts)
     if annot is bool:
         if raw.lower() in _BOOLS:

@@ -41,6 +41,7 @@ from typing import Literal
 import numpy as np
 
 import bench
+from bench.params import Each, Interval
 
 from .jax.config import ModelConfig
 from .jax.detector import (  # noqa: F401 - re-exported: the names this module held before
@@ -90,6 +91,7 @@ class DenseAE(JaxDetector):
     """
 
     name = "dense_ae"
+    _parameter_constraints = {"hidden": [Each(Interval(int, 1, None))]}
 
     def __init__(self, *, hidden: tuple[int, ...] = (32, 16, 8), activation: Activation = "relu",
                  out_activation: Activation = "linear", dropout: float = 0.0, l1: float = 0.0,

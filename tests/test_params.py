@@ -85,3 +85,19 @@ def test_integers_are_bounded_by_int64():
         convert("9" * 23, int, where="w")
     with pytest.raises(BenchError, match="an integer of magnitude at most"):
         convert("1e30", int, where="w")
+
+
+@pytest.mark.parametrize("value, why", [
+    ("0", "out of range"), ("32-0-8", "out of range"),
+    ("-3", "none of them empty"), ("32--8", "none of them empty"), ("32-", "none of them empty")])
+def test_sequence_parameters_refuse_empty_or_out_of_range_elements(value, why):
+    """``dense_ae:hidden=32-16-8``: every element is checked (Each), and an empty element (a
+    leading '-' read as a minus sign, a doubled '-') is refused instead of dropped."""
+    from bench import api
+
+    with pytest.raises(BenchError) as exc:
+        api.plan(["synthetic:n_series=1"], [f"dense_ae:hidden={value}"])
+    assert "parameter 'hidden'" in str(exc.value) and why in str(exc.value)
+    from bench.detectors.autoencoders import DenseAE
+
+    assert bind("detector", "dense_ae", DenseAE, {"hidden": "32/16"})["hidden"] == (32, 16)
