@@ -192,6 +192,7 @@ def leaderboard(ctx, record, fmt, wide):
     rec = records.load(record)
     if not rec.complete:
         _log(f"bench: warning: partial results: {rec.incomplete_reason()}")
+    warn_impossible(rec, _log)
     click.echo(render(rec, fmt, _manager(ctx), wide=wide), nl=False)
 
 
@@ -275,6 +276,7 @@ from .cli_records import (  # noqa: E402, F401  (re-exported)
     compare_cmd,
     history,
     report,
+    warn_impossible,
 )
 from .fetch import fetch_command  # noqa: E402
 

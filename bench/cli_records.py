@@ -160,6 +160,19 @@ def baseline_check_cmd(ctx, directory, out, tolerance, strict, allow_incomplete,
     _gate(ctx, cmp, allow_incomplete, allow_missing, allow_not_comparable, strict)
 
 
+def warn_impossible(rec, log) -> None:
+    """One warning per record holding values no metric or cost can take (non-finite, outside
+    the metric's declared range: a damaged or edited record), naming the first; the gate
+    (compare) fails on them, the read-only commands show the record as it is but say so."""
+    from .compare import impossible_values
+
+    lines = [ln.replace(" in the  record", "") for ln in impossible_values(rec, "")]
+    if lines:
+        more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+        log(f"bench: warning: {len(lines)} impossible value(s) in run {rec.run_id}, shown as "
+            f"recorded: {lines[0]}{more}")
+
+
 def _known_metrics(recs) -> set[str]:
     """Metric names (and ``cost:NAME``) that the records' finished cells hold."""
     known = set()
@@ -197,6 +210,8 @@ def history(metric, directory, dataset, detector, plot_path, fmt):
         raise BenchError(f"--plot {plot_path}: write the plot as one of "
                          f"{', '.join(PLOT_SUFFIXES)}, e.g. history.png")
     recs = records.load_many(records.find(directory), warn=_log)
+    for rec in recs:
+        warn_impossible(rec, _log)
     known = _known_metrics(recs)
     if recs and metric not in known:
         raise BenchError(f"history: no metric '{metric}' in the {len(recs)} record(s) under "
@@ -225,5 +240,6 @@ def report(ctx, record, output):
     from .report import write
 
     checks.output_file(output, "-o")
+    warn_impossible(records.load(record), _log)
     path = write(record, output, _manager(ctx))
     _log(f"bench: report written to {path} ({path.stat().st_size // 1024} KiB)")

@@ -162,3 +162,25 @@ def test_a_deep_record_names_its_field_even_past_json_s_own_limit(tmp_path):
     with pytest.raises(records.RecordError) as exc:
         records.load(p)
     assert str(exc.value).startswith(f'{p}: cells[0].key_parts.a"b[0][0][0][0]...: nested')
+
+
+@pytest.mark.parametrize("command", ["leaderboard", "history", "report"])
+def test_impossible_values_are_shown_with_one_warning(command, real, tmp_path, capsys):
+    """A VUS-PR of 3 (outside the metric's recorded range [0, 1]) loads, the read-only commands
+    show the record as recorded and say so in one warning naming the cell and metric; the
+    unmutated record gives no such warning (control)."""
+    rec = copy.deepcopy(real[4])
+    rec["cells"][0]["evaluations"][0]["metrics"]["vus_pr"] = 3.0
+    for name, data, warned in (("bad", rec, True), ("good", real[4], False)):
+        path = tmp_path / name / "run.json"
+        path.parent.mkdir()
+        path.write_text(json.dumps(data))
+        argv = {"leaderboard": ["leaderboard", str(path)],
+                "history": ["history", "vus_pr", "--dir", str(path.parent)],
+                "report": ["report", str(path), "-o", str(tmp_path / f"{name}.html")]}[command]
+        code, out, err = run_cli(capsys, *argv)
+        assert code == 0 and "Traceback" not in err, err
+        lines = [ln for ln in err.splitlines() if "impossible value" in ln]
+        assert len(lines) == (1 if warned else 0), err
+        if warned:
+            assert "vus_pr is impossible: 3 is outside its declared range [0, 1]" in lines[0]
