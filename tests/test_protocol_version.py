@@ -7,32 +7,15 @@ from __future__ import annotations
 import copy
 import dataclasses
 
-import numpy as np
+from test_compare import _manager as compare_manager
 
-import bench
 from bench import api, protocols
 from bench.compare import compare
-from bench.plugins import Manager
-
-
-class Distance:
-    def fit(self, X, *, seed=0):
-        self.mu_ = X.mean(0)
-        return self
-
-    def score(self, X):
-        return np.abs(X - self.mu_).sum(1)
 
 
 def _manager():
-    class Plugin:
-        @bench.hookimpl
-        def bench_register_detectors(self, register):
-            register("dist", Distance)
-
-    m = Manager()
-    m.register(Plugin(), "dist-plugin")
-    return m
+    """A Manager with the distance-from-the-mean detector ``dist`` of test_compare."""
+    return compare_manager(0.0)
 
 
 def _run(m, out):
