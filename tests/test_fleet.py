@@ -59,8 +59,9 @@ def _per_series(make, Xs, X_vals, seeds):
 
 
 @pytest.mark.parametrize("name", [
-    "dense_rows", "lstm_ae",
+    "dense_rows",
     # compiling each variant's programs twice (alone and as a fleet) takes seconds
+    pytest.param("lstm_ae", marks=pytest.mark.slow),
     pytest.param("dense_window", marks=pytest.mark.slow),
     pytest.param("lstm_forecast", marks=pytest.mark.slow),
 ])
@@ -87,6 +88,7 @@ def test_fleet_equals_one_model_per_series(name):
             np.testing.assert_allclose(e, a.explain(X), **TOL)
 
 
+@pytest.mark.slow  # 1.7 s of compiling; align itself is checked fast in test_jax_detectors
 def test_fleet_scores_follow_align():
     """score_fleet / explain_fleet equal each member's own score / explain with causal window
     scores (the default) and with centred ones (the fleet's ``align`` at scoring time)."""
@@ -118,6 +120,7 @@ def test_fleet_one_model_after_another_equals_one_model_per_series(monkeypatch):
         np.testing.assert_allclose(g, a.score(X), **TOL)
 
 
+@pytest.mark.slow  # 3.4 s; the fast suite keeps test_jax_detectors::test_early_stopping_modes
 def test_early_stopping_is_per_model():
     """Models stop at their own epoch (the others keep training), as they do alone."""
     Xs = _series((160, 220, 120, 300), f=1)

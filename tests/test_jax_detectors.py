@@ -50,7 +50,8 @@ def _noisy_sine(t: int = 240, seed: int = 0) -> np.ndarray:
 
 @pytest.mark.parametrize("make", [
     lambda: DenseAE(hidden=(8, 4), window=8, epochs=1, batch=32),
-    lambda: LSTMAE(window=8, hidden=4, stride=2, epochs=1, batch=32),
+    pytest.param(lambda: LSTMAE(window=8, hidden=4, stride=2, epochs=1, batch=32),
+                 marks=pytest.mark.slow),  # 1.7 s; the dense case keeps the check fast
 ], ids=["dense_ae", "lstm_ae"])
 def test_causal_window_scores_do_not_look_ahead(make):
     """align=causal (the default): raising the rows after t leaves the scores and per-feature
