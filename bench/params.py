@@ -22,6 +22,7 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .errors import BenchError
@@ -97,10 +98,21 @@ class Each:
         return f"one or more values, each {_describe(self.inner)}"
 
 
+@dataclass(frozen=True)
+class ExistingPath:
+    """A file or folder that exists (``~`` expanded) when the run is planned."""
+
+    def accepts(self, v: Any) -> bool:
+        return isinstance(v, str) and v != "" and Path(v).expanduser().exists()
+
+    def __str__(self) -> str:
+        return "an existing file or folder"
+
+
 def _meets(c: Any, v: Any) -> bool:
     if c is None:
         return v is None
-    if isinstance(c, (Interval, Options, Each)):
+    if isinstance(c, (Interval, Options, Each, ExistingPath)):
         return c.accepts(v)
     if isinstance(c, type):
         return isinstance(v, c) and not (c is int and isinstance(v, bool))
@@ -112,7 +124,7 @@ def _describe(c: Any) -> str:
         return "None"
     if isinstance(c, type):
         return f"any {c.__name__}"
-    return str(c) if isinstance(c, (Interval, Options, Each)) else repr(c)
+    return str(c) if isinstance(c, (Interval, Options, Each, ExistingPath)) else repr(c)
 
 
 def constraints(factory: Any) -> dict[str, list[Any]]:

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 import bench
+from bench.params import ExistingPath
 
 NAME = "scores"
 
@@ -90,7 +91,10 @@ class ScoresReplay:
     #: declared capabilities (bench.DetectorTags): ``fit`` takes the series' name
     __bench_tags__ = bench.DetectorTags(fit_series=True)
 
-    def __init__(self, *, path: str = "", detector: str = ""):
+    #: checked when a run is planned (bench.params): a missing folder is one line before any cell
+    _parameter_constraints = {"path": [ExistingPath()]}
+
+    def __init__(self, *, path: str, detector: str = ""):
         if not path:
             raise bench.BenchError(f"{NAME}: give the folder (or JSON file) of scores: "
                                    f"-m scores:path=DIR")

@@ -79,7 +79,14 @@ def test_errors_name_the_file_and_the_fix(tmp_path):
     with pytest.raises(bench.BenchError, match="not found"):
         ScoresReplay(path=str(tmp_path / "absent"))
     with pytest.raises(bench.BenchError, match="path=DIR"):
-        ScoresReplay()
+        ScoresReplay(path="")
+    # while a run is planned, before any cell: no path, or one that does not exist
+    from bench import api
+
+    with pytest.raises(bench.BenchError, match=r"needs parameter\(s\) path; write scores:path="):
+        api.plan(["synthetic:n_series=1"], ["scores"])
+    with pytest.raises(bench.BenchError, match="'path' = .*absent.* an existing file or folder"):
+        api.plan(["synthetic:n_series=1"], [f"scores:path={tmp_path / 'absent'}"])
     with pytest.raises(bench.BenchError, match="needs the series name"):
         ScoresReplay(path=str(tmp_path)).fit(np.zeros((2, 1)))
 
