@@ -166,7 +166,7 @@ def warn_impossible(rec, log) -> None:
     (compare) fails on them, the read-only commands show the record as it is but say so."""
     from .compare import impossible_values
 
-    lines = [ln.replace(" in the  record", "") for ln in impossible_values(rec, "")]
+    lines = impossible_values(rec)
     if lines:
         more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
         log(f"bench: warning: {len(lines)} impossible value(s) in run {rec.run_id}, shown as "

@@ -126,9 +126,11 @@ def duplicates(record: RunRecord, side: str) -> list[str]:
             for (cid, seed), n in sorted(seen.items()) if n > 1]
 
 
-def impossible_values(record: RunRecord, side: str) -> list[str]:
+def impossible_values(record: RunRecord, side: str = "") -> list[str]:
     """One line per recorded metric value that cannot be a result (not finite, or outside the
-    metric's declared range), naming the cell, the threshold and the metric."""
+    metric's declared range), naming the cell, the threshold, the metric and (``side``) which
+    record of a comparison holds it."""
+    where = f" in the {side} record" if side else ""
     out = []
     for c in record.cells:
         for ev in c.evaluations if c.ok else []:
@@ -137,8 +139,8 @@ def impossible_values(record: RunRecord, side: str) -> list[str]:
             for m, v in vals.items():
                 why = impossible(record, m, v)
                 if why:
-                    out.append(f"{c.identity} @ {_eval_id(ev)}: {m} in the {side} record is "
-                               f"impossible: {why}")
+                    out.append(f"{c.identity} @ {_eval_id(ev)}: {m}{where} is impossible: "
+                               f"{why}")
     return out
 
 
