@@ -133,6 +133,7 @@ def n_threads(workers: int = 0) -> int:
     that is set (a run that asks for one BLAS / OpenMP thread gets one thread here too)."""
     if workers:
         return max(1, int(workers))
-    n = len(os.sched_getaffinity(0))
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux; elsewhere every core
+    n = len(affinity(0)) if affinity else (os.cpu_count() or 1)
     cap = os.environ.get("OMP_NUM_THREADS", "")
     return max(1, min(n, int(cap))) if cap.isdigit() and int(cap) > 0 else n
