@@ -148,3 +148,22 @@ def jax_leaves(prog):
     import jax
 
     return jax.tree.leaves(prog.abstract)
+
+
+def test_a_subclass_keeps_its_parents_model_constraints():
+    """A plugin subclassing dense_ae with ``**train`` still has ``hidden`` checked while a run
+    is planned (the parent's own declaration is inherited, the training fields re-derived)."""
+    from bench.detectors.autoencoders import DenseAE
+    from bench.errors import BenchError
+    from bench.params import bind
+
+    class Wider(DenseAE):
+        def __init__(self, *, extra: int = 1, **train):
+            super().__init__(**train)
+            self.extra = extra
+
+    assert bind("detector", "wider", Wider, {"epochs": "2"})["epochs"] == 2
+    with pytest.raises(BenchError, match="parameter 'hidden'"):
+        bind("detector", "wider", Wider, {"hidden": "0"})
+    with pytest.raises(BenchError, match="parameter 'epochs'"):
+        bind("detector", "wider", Wider, {"epochs": "0"})

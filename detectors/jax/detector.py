@@ -101,7 +101,10 @@ class JaxDetector:
         cls.__signature__ = inspect.Signature(params)
         if "__init__" in cls.__dict__:  # typing.get_type_hints(cls.__init__) sees the fields
             init.__annotations__ = {**types, **init.__annotations__}
-        cls._parameter_constraints = {**config.constraints(), **MODEL_CONSTRAINTS,
+        # a parent's model constraints (dense_ae's hidden) are kept; this class's training
+        # config decides the training fields; this class's own declaration wins
+        inherited = getattr(super(cls, cls), "_parameter_constraints", {})
+        cls._parameter_constraints = {**MODEL_CONSTRAINTS, **inherited, **config.constraints(),
                                       **cls.__dict__.get("_parameter_constraints", {})}
 
     #: the values each parameter accepts, checked when the run is planned (bench.params)
