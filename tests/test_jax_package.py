@@ -151,19 +151,19 @@ def jax_leaves(prog):
 
 
 def test_a_subclass_keeps_its_parents_model_constraints():
-    """A plugin subclassing dense_ae with ``**train`` still has ``hidden`` checked while a run
-    is planned (the parent's own declaration is inherited, the training fields re-derived)."""
+    """A plugin subclassing dense_ae with its own defaults and ``**train`` still has ``hidden``
+    checked while a run is planned (the parent's own declaration is inherited, the training
+    fields re-derived)."""
     from bench.detectors.autoencoders import DenseAE
     from bench.errors import BenchError
     from bench.params import bind
 
     class Wider(DenseAE):
-        def __init__(self, *, extra: int = 1, **train):
-            super().__init__(**train)
-            self.extra = extra
+        def __init__(self, *, hidden: tuple[int, ...] = (64, 32), **train):
+            super().__init__(hidden=hidden, **train)
 
-    assert bind("detector", "wider", Wider, {"epochs": "2"})["epochs"] == 2
-    with pytest.raises(BenchError, match="parameter 'hidden'"):
+    assert bind("detector", "wider", Wider, {"epochs": "2"})["hidden"] == (64, 32)
+    with pytest.raises(BenchError, match="parameter 'hidden' = 0 is out of range"):
         bind("detector", "wider", Wider, {"hidden": "0"})
-    with pytest.raises(BenchError, match="parameter 'epochs'"):
+    with pytest.raises(BenchError, match="parameter 'epochs' = 0 is out of range"):
         bind("detector", "wider", Wider, {"epochs": "0"})
